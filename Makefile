@@ -1,0 +1,55 @@
+# WebRTC, step by step. `make run` starts a step, `make test` proves them all.
+# Installation happens through file targets: the first run installs what is missing, later runs
+# start at once.
+
+STEP ?= 1
+PORT ?= 8080
+HOST ?= 127.0.0.1
+PYTHON ?= python3
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+JS_STAMP := node_modules/.package-lock.json
+BROWSER_STAMP := $(VENV)/.chromium
+
+.PHONY: run test lint format clean install browser
+
+run: $(PY_STAMP) $(JS_STAMP)
+	@STEP='$(STEP)' PORT='$(PORT)' HOST='$(HOST)' $(PY) -m common.run
+
+test: $(PY_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(PY_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(PY_STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+install: $(PY_STAMP) $(JS_STAMP)
+
+browser: $(BROWSER_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version 2>&1)). Set PYTHON=python3.12 or similar."; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet '.[dev]'
+	touch $@
+
+$(JS_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to fetch the socket.io browser client (Debian/Ubuntu: apt-get install npm)."; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(BROWSER_STAMP): $(PY_STAMP)
+	$(PY) -m tests.chromium --install
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules build *.egg-info .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

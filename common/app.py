@@ -1,0 +1,99 @@
+"""The app factory every step uses: it serves the step's page, the shared browser files and the
+socket.io client, and (from step 2 on) the signaling server.
+
+Plumbing only: the lesson of each step lives in its own folder.
+"""
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask, abort, send_from_directory
+from flask_socketio import SocketIO
+
+from common import signaling
+from common.ice import ice_servers
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMON_STATIC = ROOT / "common" / "static"
+SOCKETIO_CLIENT = ROOT / "node_modules" / "socket.io-client" / "dist"
+PAGE_FILES = {".html", ".js", ".css", ".svg", ".png"}
+# A 64 KiB signal, escaped and wrapped in its event, fits; a frame of megabytes is refused.
+MAX_FRAME_BYTES = 256 * 1024
+
+log = logging.getLogger("app")
+
+
+def env_number(name, default, kind=int):
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, not {value!r}") from None
+
+
+def allowed_origins():
+    return {o.strip().rstrip("/") for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()}
+
+
+def origin_checker(extra):
+    """socket.io accepts the page's own origin, plus those listed in ALLOWED_ORIGINS."""
+
+    def allow(origin, environ):
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin == own or origin in extra
+
+    return allow
+
+
+def create_app(step_dir, room_capacity=None):
+    """Builds the app for the step in `step_dir`; signaling is on when `room_capacity` is set.
+
+    Returns (app, socketio); socketio is None for a step without signaling.
+    """
+    step_dir = Path(step_dir).resolve()
+    app = Flask(step_dir.name, root_path=str(step_dir), static_folder=None)
+    add_page_routes(app, step_dir)
+    if room_capacity is None:
+        return app, None
+    socketio = SocketIO(
+        app,
+        async_mode="threading",
+        # Handle each client's events one after another, so signals keep their order.
+        async_handlers=False,
+        max_http_buffer_size=MAX_FRAME_BYTES,
+        cors_allowed_origins=origin_checker(allowed_origins()),
+    )
+    rooms = signaling.Rooms(
+        capacity=env_number("MAX_ROOM_SIZE", room_capacity),
+        signal_rate=env_number("SIGNAL_RATE", 50.0, float),
+        signal_burst=env_number("SIGNAL_BURST", 400.0, float),
+    )
+    signaling.attach(socketio, rooms, ice_servers)
+    app.extensions["rooms"] = rooms
+    return app, socketio
+
+
+def add_page_routes(app, step_dir):
+    @app.get("/")
+    def index():
+        return send_from_directory(step_dir, "index.html")
+
+    @app.get("/<name>")
+    def page_file(name):
+        if Path(name).suffix not in PAGE_FILES:
+            abort(404)
+        return send_from_directory(step_dir, name)
+
+    @app.get("/common/<path:name>")
+    def common_file(name):
+        return send_from_directory(COMMON_STATIC, name)
+
+    @app.get("/vendor/socket.io/<name>")
+    def socketio_client(name):
+        if not SOCKETIO_CLIENT.is_dir():
+            log.error("socket.io client missing: run `npm ci` (make run does it for you)")
+            abort(503)
+        return send_from_directory(SOCKETIO_CLIENT, name)

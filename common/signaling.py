@@ -1,0 +1,235 @@
+"""The signaling server: rooms, members and the relay of offers, answers and ICE candidates.
+
+It implements the contract of DESIGN.md section 4. Browsers never talk to each other through it
+beyond `signal`; once their peer connection is up, the data goes peer to peer.
+
+`Rooms` holds the state and the rules; `attach` wires them to socket.io events. Every handler
+validates its input and answers with an acknowledgement; on error nothing changes and nothing is
+relayed.
+"""
+
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+from flask import request
+from flask_socketio import join_room, leave_room
+
+log = logging.getLogger("signaling")
+
+ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+NAME_MAX = 32
+SIGNAL_MAX_BYTES = 64 * 1024
+DESCRIPTION_TYPES = {"offer", "answer", "pranswer", "rollback"}
+
+
+class SignalingError(Exception):
+    """A request the contract refuses; `code` is one of the documented error codes."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def ack(self):
+        return {"ok": False, "error": {"code": self.code, "message": self.message}}
+
+
+@dataclass
+class Member:
+    id: str
+    name: str
+    room: str
+    sid: str
+    bucket: "TokenBucket"
+
+
+@dataclass
+class TokenBucket:
+    """Allows `burst` signals at once, then `rate` a second."""
+
+    rate: float
+    burst: float
+    tokens: float = field(init=False)
+    stamp: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self):
+        self.tokens = self.burst
+
+    def take(self):
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+def clean_room(value):
+    if not isinstance(value, str) or not ROOM_PATTERN.fullmatch(value):
+        raise SignalingError("invalid", "room must be 1-64 characters of A-Z a-z 0-9 _ -")
+    return value
+
+
+def clean_name(value):
+    name = value.strip() if isinstance(value, str) else ""
+    if not 1 <= len(name) <= NAME_MAX or not name.isprintable():
+        raise SignalingError("invalid", f"name must be 1-{NAME_MAX} printable characters")
+    return name
+
+
+def clean_signal_data(data):
+    """Checks that `data` is one session description or one ICE candidate."""
+    if not isinstance(data, dict) or len(data) != 1:
+        raise SignalingError("invalid", "data must be {description} or {candidate}")
+    if "description" in data:
+        description = data["description"]
+        if (
+            not isinstance(description, dict)
+            or description.get("type") not in DESCRIPTION_TYPES
+            or not isinstance(description.get("sdp", ""), str)
+        ):
+            raise SignalingError("invalid", "description needs a type and an sdp string")
+    elif "candidate" in data:
+        candidate = data["candidate"]
+        if not isinstance(candidate, dict) or not isinstance(candidate.get("candidate"), str):
+            raise SignalingError("invalid", "candidate needs a candidate string")
+    else:
+        raise SignalingError("invalid", "data must be {description} or {candidate}")
+    if len(json.dumps(data, separators=(",", ":")).encode()) > SIGNAL_MAX_BYTES:
+        raise SignalingError("too-large", f"signal data is over {SIGNAL_MAX_BYTES} bytes")
+    return data
+
+
+def payload(args):
+    """The single JSON object an event carries, or an `invalid` error."""
+    if len(args) != 1 or not isinstance(args[0], dict):
+        raise SignalingError("invalid", "the payload must be one JSON object")
+    return args[0]
+
+
+class Rooms:
+    """Who is in which room. Thread-safe: socket.io handlers run on many threads."""
+
+    def __init__(self, capacity, signal_rate=50.0, signal_burst=400.0):
+        self.capacity = capacity
+        self.signal_rate = signal_rate
+        self.signal_burst = signal_burst
+        self.rooms = {}  # room name -> {member id -> Member}
+        self.by_sid = {}  # socket.io session id -> Member
+        self.lock = threading.Lock()
+
+    def join(self, sid, room, name):
+        with self.lock:
+            if sid in self.by_sid:
+                raise SignalingError("already-joined", "this connection is already in a room")
+            members = self.rooms.get(room, {})
+            if len(members) >= self.capacity:
+                raise SignalingError("room-full", f"room {room} is full ({self.capacity} members)")
+            if any(m.name.casefold() == name.casefold() for m in members.values()):
+                raise SignalingError("name-taken", f"the name {name} is taken in this room")
+            peers = list(members.values())
+            member = Member(
+                secrets.token_urlsafe(9), name, room, sid, TokenBucket(self.signal_rate, self.signal_burst)
+            )
+            self.rooms.setdefault(room, {})[member.id] = member
+            self.by_sid[sid] = member
+            return member, peers
+
+    def leave(self, sid):
+        """Removes the member of this connection, if any, and returns it."""
+        with self.lock:
+            member = self.by_sid.pop(sid, None)
+            if member is None:
+                return None
+            members = self.rooms[member.room]
+            del members[member.id]
+            if not members:
+                del self.rooms[member.room]
+            return member
+
+    def member(self, sid):
+        with self.lock:
+            member = self.by_sid.get(sid)
+        if member is None:
+            raise SignalingError("not-joined", "join a room first")
+        return member
+
+    def peer(self, sender, peer_id):
+        with self.lock:
+            target = self.rooms.get(sender.room, {}).get(peer_id)
+        if target is None or target is sender:
+            raise SignalingError("unknown-peer", "no such peer in your room")
+        return target
+
+    def counts(self):
+        with self.lock:
+            return {"rooms": len(self.rooms), "members": len(self.by_sid)}
+
+
+def attach(socketio, rooms, ice_servers):
+    """Registers the contract's events on `socketio`. `ice_servers(member)` gives the ICE list."""
+
+    def refuse(event, err):
+        log.info("%s refused for %s: %s (%s)", event, request.sid, err.code, err.message)
+        return err.ack()
+
+    @socketio.on("join")
+    def on_join(*args):
+        try:
+            data = payload(args)
+            room, name = clean_room(data.get("room")), clean_name(data.get("name"))
+            member, peers = rooms.join(request.sid, room, name)
+        except SignalingError as err:
+            return refuse("join", err)
+        join_room(room)
+        socketio.emit("peer-joined", {"id": member.id, "name": member.name}, to=room, skip_sid=request.sid)
+        log.info("%s (%s) joined %s", member.name, member.id, room)
+        return {
+            "ok": True,
+            "id": member.id,
+            "peers": [{"id": p.id, "name": p.name} for p in peers],
+            "iceServers": ice_servers(member),
+        }
+
+    @socketio.on("signal")
+    def on_signal(*args):
+        try:
+            sender = rooms.member(request.sid)
+            data = payload(args)
+            if not isinstance(data.get("to"), str):
+                raise SignalingError("invalid", "signal needs a 'to' peer id")
+            signal = clean_signal_data(data.get("data"))
+            target = rooms.peer(sender, data["to"])
+            if not sender.bucket.take():
+                raise SignalingError("rate-limited", "too many signals; slow down")
+        except SignalingError as err:
+            return refuse("signal", err)
+        socketio.emit("signal", {"from": sender.id, "data": signal}, to=target.sid)
+        return {"ok": True}
+
+    @socketio.on("leave")
+    def on_leave(*args):
+        depart(request.sid)
+        return {"ok": True}
+
+    @socketio.on("disconnect")
+    def on_disconnect(*args):
+        depart(request.sid)
+
+    def depart(sid):
+        member = rooms.leave(sid)
+        if member is None:
+            return
+        leave_room(member.room, sid=sid)
+        socketio.emit("peer-left", {"id": member.id}, to=member.room)
+        log.info("%s (%s) left %s", member.name, member.id, member.room)
+
+    @socketio.on_error_default
+    def on_error(err):
+        log.exception("unexpected error in a socket.io handler: %s", err)

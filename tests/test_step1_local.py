@@ -1,0 +1,58 @@
+"""Step 1 in real Chromium: two peer connections in one page, a data channel between them."""
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def page(start_server, new_page):
+    return new_page(start_server(1).url)
+
+
+def send(page, side, text):
+    page.fill(f"#input-{side}", text)
+    page.click(f"#send-{side}")
+
+
+def test_handshake_connects_both_peers_and_shows_the_sdp(page):
+    page.click("#start")
+
+    expect(page.locator("#state-a")).to_have_text("connected")
+    expect(page.locator("#state-b")).to_have_text("connected")
+    offer = page.input_value("#offer-sdp")
+    answer = page.input_value("#answer-sdp")
+    for sdp in (offer, answer):
+        assert sdp.splitlines()[0] == "v=0"  # a textarea shows CRLF as LF
+        assert "m=application" in sdp and "webrtc-datachannel" in sdp
+        assert "a=fingerprint:sha-256" in sdp
+    assert offer != answer
+    expect(page.locator("#candidates li", has_text="candidate:").first).to_be_visible()
+
+
+def test_messages_cross_the_data_channel_both_ways(page):
+    page.click("#start")
+    expect(page.locator("#send-a")).to_be_enabled()
+    expect(page.locator("#send-b")).to_be_enabled()
+
+    send(page, "a", "hello from A")
+    expect(page.locator("#log-b")).to_contain_text("received: hello from A")
+    send(page, "b", "hello back from B")
+    expect(page.locator("#log-a")).to_contain_text("received: hello back from B")
+    expect(page.locator("#log-a")).not_to_contain_text("received: hello from A")
+
+
+def test_hang_up_closes_both_sides_and_start_works_again(page):
+    page.click("#start")
+    expect(page.locator("#state-a")).to_have_text("connected")
+
+    page.click("#hangup")
+    expect(page.locator("#state-a")).to_have_text("closed")
+    expect(page.locator("#state-b")).to_have_text("closed")
+    expect(page.locator("#send-a")).to_be_disabled()
+
+    page.click("#start")
+    expect(page.locator("#state-b")).to_have_text("connected")
+    send(page, "b", "second call")
+    expect(page.locator("#log-a")).to_contain_text("received: second call")
