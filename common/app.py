@@ -35,7 +35,9 @@ def env_number(name, default, kind=int):
 
 
 def allowed_origins():
-    return {o.strip().rstrip("/") for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()}
+    return {
+        o.strip().rstrip("/") for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
+    }
 
 
 def origin_checker(extra):

@@ -57,7 +57,10 @@ def main(argv=None):
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"\n  {folder} is running. Open http://{shown_host}:{port}/ {step.OPEN_HINT}", flush=True)
     if args.host in ("0.0.0.0", "::"):
-        print("  Listening on every interface: other machines use this machine's LAN address.", flush=True)
+        print(
+            "  Listening on every interface: other machines use this machine's LAN address.",
+            flush=True,
+        )
     print("  Stop with Ctrl+C.\n", flush=True)
     try:
         if socketio is None:

@@ -135,7 +135,11 @@ class Rooms:
                 raise SignalingError("name-taken", f"the name {name} is taken in this room")
             peers = list(members.values())
             member = Member(
-                secrets.token_urlsafe(9), name, room, sid, TokenBucket(self.signal_rate, self.signal_burst)
+                secrets.token_urlsafe(9),
+                name,
+                room,
+                sid,
+                TokenBucket(self.signal_rate, self.signal_burst),
             )
             self.rooms.setdefault(room, {})[member.id] = member
             self.by_sid[sid] = member
@@ -188,7 +192,9 @@ def attach(socketio, rooms, ice_servers):
         except SignalingError as err:
             return refuse("join", err)
         join_room(room)
-        socketio.emit("peer-joined", {"id": member.id, "name": member.name}, to=room, skip_sid=request.sid)
+        socketio.emit(
+            "peer-joined", {"id": member.id, "name": member.name}, to=room, skip_sid=request.sid
+        )
         log.info("%s (%s) joined %s", member.name, member.id, room)
         return {
             "ok": True,

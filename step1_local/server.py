@@ -1,4 +1,4 @@
-"""Step 1 needs no server logic: the two peer connections live in one page. This serves its files."""
+"""Step 1 needs no server logic: both peer connections live in one page. This serves its files."""
 
 from pathlib import Path
 

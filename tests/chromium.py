@@ -5,6 +5,7 @@ In order: the CHROMIUM environment variable; Playwright's own Chromium; a system
 chromium` first, and says what to do when no browser can be had.
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -51,10 +52,8 @@ def find_chromium(install=False):
 def install_playwright_chromium():
     """Tries Playwright's own download; without internet access it fails within seconds."""
     command = [sys.executable, "-m", "playwright", "install", "chromium"]
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         subprocess.run(command, capture_output=True, timeout=300, check=False)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def main():

@@ -79,7 +79,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 pass
         self.stop()
-        raise RuntimeError(f"server not ready in {SERVER_START_TIMEOUT} s:\n{self.log_path.read_text()}")
+        raise RuntimeError(
+            f"server not ready in {SERVER_START_TIMEOUT} s:\n{self.log_path.read_text()}"
+        )
 
     def stop(self):
         self.process.terminate()
@@ -113,6 +115,23 @@ def room():
     return f"t-{uuid.uuid4().hex[:12]}"
 
 
+# Lets a test count the peer connections a page holds, whatever the page's own code calls them:
+# `openPeerConnections()` in the page gives those not closed.
+COUNT_PEER_CONNECTIONS = """
+(() => {
+  const Native = window.RTCPeerConnection;
+  const created = [];
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      created.push(this);
+    }
+  };
+  window.openPeerConnections = () => created.filter((pc) => pc.signalingState !== 'closed');
+})();
+"""
+
+
 @pytest.fixture
 def new_page(browser):
     """new_page(url) -> a page in a fresh browser context: one more user."""
@@ -121,6 +140,7 @@ def new_page(browser):
     def open_page(url):
         context = browser.new_context()
         contexts.append(context)
+        context.add_init_script(COUNT_PEER_CONNECTIONS)
         page = context.new_page()
         page.goto(url)
         return page

@@ -1,0 +1,314 @@
+"""DESIGN.md section 4, rule by rule, against the real server with a real python-socketio client.
+
+Most rules are checked on two servers: step 2's (rooms of two) and a mesh step's (larger rooms).
+"Nothing was relayed" is shown without sleeping: signals from one sender arrive in order, so when
+a marker signal sent afterwards is the next event the target sees, nothing came before it.
+"""
+
+import json
+
+import pytest
+
+from tests.signaling_client import Member
+
+OFFER = {"description": {"type": "offer", "sdp": "v=0\r\n"}}
+CANDIDATE = {"candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}}
+SERVERS = {
+    "two": {"step": 2, "capacity": 2, "env": {}},
+    "mesh": {"step": 2, "capacity": 6, "env": {"MAX_ROOM_SIZE": 6}},
+}
+
+
+@pytest.fixture(params=SERVERS, ids=list(SERVERS))
+def server(request, start_server):
+    config = SERVERS[request.param]
+    server = start_server(config["step"], **config["env"])
+    server.capacity = config["capacity"]
+    return server
+
+
+@pytest.fixture
+def connect(server):
+    members = []
+
+    def new_member():
+        member = Member(server.url)
+        members.append(member)
+        return member
+
+    yield new_member
+    for member in members:
+        member.close()
+
+
+@pytest.fixture
+def pair(connect, room):
+    """Two members of one room; the first has already seen the second arrive."""
+    ann, bob = connect(), connect()
+    ann.join(room, "Ann")
+    bob.join(room, "Bob")
+    assert ann.next_event() == ("peer-joined", {"id": bob.id, "name": "Bob"})
+    return ann, bob
+
+
+def error_code(ack):
+    assert ack["ok"] is False, ack
+    assert isinstance(ack["error"]["message"], str) and ack["error"]["message"]
+    return ack["error"]["code"]
+
+
+def expect_only_marker(sender, target):
+    """Sends a marker signal and checks it is the very next event the target receives."""
+    marker = {"candidate": {"candidate": "marker", "sdpMid": "0"}}
+    assert sender.signal(target.id, marker) == {"ok": True}
+    assert target.next_event() == ("signal", {"from": sender.id, "data": marker})
+
+
+# --- join ---------------------------------------------------------------------------------------
+
+
+def test_join_acknowledges_with_id_peers_and_ice_servers(connect, room):
+    ann, bob = connect(), connect()
+    first = ann.call("join", {"room": room, "name": "Ann"})
+    assert first["ok"] is True
+    assert isinstance(first["id"], str) and first["id"]
+    assert first["peers"] == []
+    assert first["iceServers"] == []
+
+    second = bob.call("join", {"room": room, "name": "Bob"})
+    assert second["peers"] == [{"id": first["id"], "name": "Ann"}]
+    assert second["id"] != first["id"]
+    assert ann.next_event() == ("peer-joined", {"id": second["id"], "name": "Bob"})
+
+
+def test_name_is_trimmed(connect, room):
+    ann, bob = connect(), connect()
+    ann.join(room, "Ann")
+    bob.join(room, "   Bob  ")
+    assert ann.next_event() == ("peer-joined", {"id": bob.id, "name": "Bob"})
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"name": "Ann"},
+        {"room": "", "name": "Ann"},
+        {"room": "a" * 65, "name": "Ann"},
+        {"room": "has space", "name": "Ann"},
+        {"room": "dots.not.allowed", "name": "Ann"},
+        {"room": "émoji", "name": "Ann"},
+        {"room": 42, "name": "Ann"},
+        {"room": "ok"},
+        {"room": "ok", "name": ""},
+        {"room": "ok", "name": "    "},
+        {"room": "ok", "name": "x" * 33},
+        {"room": "ok", "name": "tab\there"},
+        {"room": "ok", "name": "new\nline"},
+        {"room": "ok", "name": "nul\x00"},
+        {"room": "ok", "name": ["Ann"]},
+        "just a string",
+        ["room", "name"],
+        None,
+        12,
+    ],
+)
+def test_malformed_join_is_invalid_and_changes_nothing(connect, payload):
+    member = connect()
+    assert error_code(member.emit_raw("join", payload)) == "invalid"
+    # Nothing changed: the same connection can still join normally.
+    assert member.call("join", {"room": "ok-after-invalid", "name": "Ann"})["ok"] is True
+    member.call("leave")
+
+
+def test_join_with_no_payload_or_two_payloads_is_invalid(connect):
+    member = connect()
+    assert error_code(member.emit_raw("join")) == "invalid"
+    assert error_code(member.emit_raw("join", {"room": "r", "name": "a"}, {"x": 1})) == "invalid"
+
+
+def test_limits_are_inclusive(connect):
+    member = connect()
+    assert member.call("join", {"room": "R" * 64, "name": "N" * 32})["ok"] is True
+
+
+def test_names_are_unique_in_a_room_ignoring_case(connect, room):
+    ann, other, elsewhere = connect(), connect(), connect()
+    ann.join(room, "Ann")
+    assert error_code(other.call("join", {"room": room, "name": "aNN"})) == "name-taken"
+    elsewhere.join(room + "-other", "Ann")  # another room may use the name
+    other.join(room, "Ann2")  # the refused connection was left free to join
+    assert ann.next_event() == ("peer-joined", {"id": other.id, "name": "Ann2"})
+
+
+def test_joining_twice_is_refused(connect, room):
+    ann = connect()
+    ann.join(room, "Ann")
+    assert error_code(ann.call("join", {"room": room + "x", "name": "Ann"})) == "already-joined"
+    assert error_code(ann.call("join", {"room": room, "name": "Other"})) == "already-joined"
+
+
+def test_room_capacity_is_enforced(server, connect, room):
+    members = [connect() for _ in range(server.capacity)]
+    for number, member in enumerate(members):
+        member.join(room, f"user{number}")
+    late = connect()
+    assert error_code(late.call("join", {"room": room, "name": "late"})) == "room-full"
+    # Nothing changed: the first member sees the next real departure, not the refused join.
+    members[-1].call("leave")
+    events = [members[0].next_event() for _ in range(server.capacity)]
+    assert events[-1] == ("peer-left", {"id": members[-1].id})
+    assert all(name != "peer-joined" or data["name"] != "late" for name, data in events)
+    # A place is free again.
+    assert late.call("join", {"room": room, "name": "late"})["ok"] is True
+
+
+# --- signal -------------------------------------------------------------------------------------
+
+
+def test_signal_is_delivered_to_the_target_only_with_server_stamped_sender(server, connect, room):
+    ann, bob = connect(), connect()
+    ann.join(room, "Ann")
+    bob.join(room, "Bob")
+    ann.next_event()
+    ack = ann.call("signal", {"to": bob.id, "from": "someone-else", "data": OFFER})
+    assert ack == {"ok": True}
+    assert bob.next_event() == ("signal", {"from": ann.id, "data": OFFER})
+    # Ann got nothing back but her ack: the next thing she sees is Bob's reply.
+    expect_only_marker(bob, ann)
+
+
+def test_signal_before_join_is_refused(pair, connect):
+    ann, _ = pair
+    stranger = connect()
+    assert error_code(stranger.signal(ann.id, OFFER)) == "not-joined"
+    expect_only_marker(pair[1], ann)
+
+
+def test_signal_to_unknown_or_self_is_refused(pair):
+    ann, bob = pair
+    assert error_code(ann.signal("no-such-id", OFFER)) == "unknown-peer"
+    assert error_code(ann.signal(ann.id, OFFER)) == "unknown-peer"
+    expect_only_marker(ann, bob)
+
+
+def test_rooms_are_isolated(pair, connect, room):
+    ann, bob = pair
+    outsider = connect()
+    outsider.join(room + "-elsewhere", "Out")
+    assert error_code(outsider.signal(ann.id, OFFER)) == "unknown-peer"
+    assert error_code(ann.signal(outsider.id, OFFER)) == "unknown-peer"
+    expect_only_marker(bob, ann)
+    # The outsider heard nothing of the other room: its next event is one meant for it.
+    neighbour = connect()
+    neighbour.join(room + "-elsewhere", "Nei")
+    assert outsider.next_event() == ("peer-joined", {"id": neighbour.id, "name": "Nei"})
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"data": OFFER},
+        {"to": 7, "data": OFFER},
+        {"to": "PEER"},
+        {"to": "PEER", "data": "text"},
+        {"to": "PEER", "data": {}},
+        {"to": "PEER", "data": {"hello": 1}},
+        {"to": "PEER", "data": {**OFFER, **CANDIDATE}},
+        {"to": "PEER", "data": {"description": "v=0"}},
+        {"to": "PEER", "data": {"description": {"type": "bogus", "sdp": ""}}},
+        {"to": "PEER", "data": {"description": {"type": "offer", "sdp": 5}}},
+        {"to": "PEER", "data": {"description": {"sdp": "v=0"}}},
+        {"to": "PEER", "data": {"candidate": "candidate:1"}},
+        {"to": "PEER", "data": {"candidate": {"sdpMid": "0"}}},
+        "text",
+        None,
+    ],
+)
+def test_malformed_signal_is_invalid_and_not_relayed(pair, payload):
+    ann, bob = pair
+    if isinstance(payload, dict) and payload.get("to") == "PEER":
+        payload = {**payload, "to": bob.id}
+    assert error_code(ann.emit_raw("signal", payload)) == "invalid"
+    expect_only_marker(ann, bob)
+
+
+def test_signal_size_limit_is_64_kib_of_serialized_data(pair):
+    ann, bob = pair
+
+    def description_of_size(size):
+        data = {"description": {"type": "offer", "sdp": ""}}
+        data["description"]["sdp"] = "a" * (size - len(json.dumps(data, separators=(",", ":"))))
+        return data
+
+    largest = description_of_size(64 * 1024)
+    assert ann.signal(bob.id, largest) == {"ok": True}
+    assert bob.next_event() == ("signal", {"from": ann.id, "data": largest})
+    assert error_code(ann.signal(bob.id, description_of_size(64 * 1024 + 1))) == "too-large"
+    expect_only_marker(ann, bob)
+
+
+def test_signals_from_one_sender_arrive_in_order(pair):
+    ann, bob = pair
+    count = 300
+    acks = []
+    for number in range(count):
+        data = {"candidate": {"candidate": f"candidate:{number}", "sdpMid": "0"}}
+        ann.sio.emit("signal", {"to": bob.id, "data": data}, callback=acks.append)
+    received = [bob.next_event() for _ in range(count)]
+    assert [data["data"]["candidate"]["candidate"] for _, data in received] == [
+        f"candidate:{number}" for number in range(count)
+    ]
+    assert all(event == "signal" and data["from"] == ann.id for event, data in received)
+    expect_only_marker(ann, bob)  # its ack comes after all 300 of the earlier acks
+    assert acks == [{"ok": True}] * count
+
+
+# --- leave and disconnect -----------------------------------------------------------------------
+
+
+def test_leave_tells_the_others_and_frees_the_name(pair, connect, room):
+    ann, bob = pair
+    old_id = bob.id
+    assert bob.call("leave") == {"ok": True}
+    assert ann.next_event() == ("peer-left", {"id": old_id})
+    assert error_code(bob.signal(ann.id, OFFER)) == "not-joined"
+    assert error_code(ann.signal(old_id, OFFER)) == "unknown-peer"
+
+    bob.join(room, "Bob")  # a member who comes back gets a new id
+    assert bob.id != old_id
+    assert ann.next_event() == ("peer-joined", {"id": bob.id, "name": "Bob"})
+
+
+def test_leave_without_joining_is_harmless(connect):
+    assert connect().call("leave") == {"ok": True}
+
+
+def test_disconnect_is_a_leave(pair, connect, room):
+    ann, bob = pair
+    bob.close()
+    assert ann.next_event() == ("peer-left", {"id": bob.id})
+    newcomer = connect()
+    newcomer.join(room, "Bob")  # the name was freed
+    assert newcomer.id != bob.id
+
+
+# --- rate limit ---------------------------------------------------------------------------------
+
+
+def test_signals_over_the_rate_limit_are_refused(start_server, room):
+    server = start_server(2, SIGNAL_BURST=5, SIGNAL_RATE=0.01)
+    ann, bob = Member(server.url), Member(server.url)
+    try:
+        ann.join(room, "Ann")
+        bob.join(room, "Bob")
+        acks = [ann.signal(bob.id, CANDIDATE) for _ in range(6)]
+        assert acks[:5] == [{"ok": True}] * 5
+        assert error_code(acks[5]) == "rate-limited"
+        assert [bob.next_event()[0] for _ in range(5)] == ["signal"] * 5
+        # Bob's own budget is his: he can still answer.
+        assert bob.signal(ann.id, CANDIDATE) == {"ok": True}
+        assert ann.next_event() == ("peer-joined", {"id": bob.id, "name": "Bob"})
+        assert ann.next_event() == ("signal", {"from": bob.id, "data": CANDIDATE})
+    finally:
+        ann.close()
+        bob.close()

@@ -1,0 +1,110 @@
+"""Step 2 in real Chromium: two users meet through the signaling server and chat peer to peer."""
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def step2(start_server):
+    return start_server(2)
+
+
+@pytest.fixture
+def join(step2, room, new_page):
+    """join(name) -> a page that has joined the test's room under that name."""
+
+    def join_as(name):
+        page = new_page(f"{step2.url}/?room={room}")
+        expect(page.locator("#signaling-state")).to_have_text("connected")
+        expect(page.locator("#room")).to_have_value(room)
+        page.fill("#name", name)
+        page.click("#join")
+        return page
+
+    return join_as
+
+
+def chat(page, text):
+    expect(page.locator("#send")).to_be_enabled()
+    page.fill("#message", text)
+    page.click("#send")
+
+
+def expect_connected(page, peer_name):
+    expect(page.locator("#connection-state")).to_have_text("connected")
+    expect(page.locator("#peer-name")).to_have_text(peer_name)
+
+
+def test_two_users_connect_and_chat_both_ways(join):
+    ann = join("Ann")
+    expect(ann.locator("#log")).to_contain_text("Waiting for someone")
+    bob = join("Bob")
+
+    expect_connected(ann, "Bob")
+    expect_connected(bob, "Ann")
+    chat(ann, "hi Bob, it's Ann")
+    expect(bob.locator("#log")).to_contain_text("Ann: hi Bob, it's Ann")
+    chat(bob, "hello Ann")
+    expect(ann.locator("#log")).to_contain_text("Bob: hello Ann")
+    expect(ann.locator("#log")).to_contain_text("You: hi Bob, it's Ann")
+
+
+def test_a_third_user_is_told_the_room_is_full(join):
+    ann = join("Ann")
+    bob = join("Bob")
+    expect_connected(ann, "Bob")
+
+    cat = join("Cat")
+    expect(cat.locator("#join-error")).to_contain_text("This room is full")
+    expect(cat.locator("#join")).to_be_enabled()
+    expect(cat.locator("#connection-state")).to_have_text("none")
+    # The two members are untouched and still talk.
+    chat(bob, "still here")
+    expect(ann.locator("#log")).to_contain_text("Bob: still here")
+
+
+def test_after_a_leave_the_next_user_connects(join):
+    ann = join("Ann")
+    bob = join("Bob")
+    expect_connected(ann, "Bob")
+
+    bob.click("#leave")
+    expect(ann.locator("#log")).to_contain_text("Bob left")
+    expect(ann.locator("#peer-name")).to_have_text("nobody yet")
+    expect(ann.locator("#send")).to_be_disabled()
+
+    dan = join("Dan")
+    expect_connected(ann, "Dan")
+    expect_connected(dan, "Ann")
+    chat(dan, "hi, I'm new")
+    expect(ann.locator("#log")).to_contain_text("Dan: hi, I'm new")
+    chat(ann, "welcome Dan")
+    expect(dan.locator("#log")).to_contain_text("Ann: welcome Dan")
+
+
+def test_a_closed_tab_counts_as_leaving(join):
+    ann = join("Ann")
+    bob = join("Bob")
+    expect_connected(ann, "Bob")
+
+    bob.context.close()
+    expect(ann.locator("#log")).to_contain_text("Bob left")
+    join("Eve")
+    expect_connected(ann, "Eve")
+
+
+def test_a_taken_name_is_refused_with_a_clear_message(join):
+    join("Ann")
+    other = join("ANN")
+    expect(other.locator("#join-error")).to_contain_text("already uses that name")
+
+
+def test_each_page_holds_exactly_one_peer_connection(join):
+    ann = join("Ann")
+    bob = join("Bob")
+    expect_connected(ann, "Bob")
+    expect_connected(bob, "Ann")
+    assert ann.evaluate("openPeerConnections().length") == 1
+    assert bob.evaluate("openPeerConnections().length") == 1
