@@ -51,7 +51,7 @@ def main(argv=None):
     folder = choose_step(args.step, available_steps())
     port = choose_port(args.port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     step = importlib.import_module(f"{folder}.server")
     app, socketio = step.create()
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host

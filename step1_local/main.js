@@ -110,7 +110,13 @@ function sendData(name) {
   if (!input.value || channel?.readyState !== 'open') {
     return;
   }
-  channel.send(input.value);
+  try {
+    channel.send(input.value);
+  } catch (error) {
+    // For example a message larger than the answer's a=max-message-size.
+    appendLine(log, `Could not send: ${error.message}`, 'error');
+    return;
+  }
   appendLine(log, `sent: ${input.value}`, 'sent');
   input.value = '';
 }
