@@ -4,6 +4,7 @@ socket.io client, and (from step 2 on) the signaling server.
 Plumbing only: the lesson of each step lives in its own folder.
 """
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -66,16 +67,32 @@ def create_app(step_dir, room_capacity=None):
         # Handle each client's events one after another, so signals keep their order.
         async_handlers=False,
         max_http_buffer_size=MAX_FRAME_BYTES,
+        # A member whose connection vanished without a goodbye is dropped within 15 s.
+        ping_interval=env_number("PING_INTERVAL", 10, float),
+        ping_timeout=env_number("PING_TIMEOUT", 5, float),
         cors_allowed_origins=origin_checker(allowed_origins()),
     )
+    limit_websocket_frames(socketio)
     rooms = signaling.Rooms(
         capacity=env_number("MAX_ROOM_SIZE", room_capacity),
+        max_rooms=env_number("MAX_ROOMS", 1000),
         signal_rate=env_number("SIGNAL_RATE", 50.0, float),
         signal_burst=env_number("SIGNAL_BURST", 400.0, float),
     )
     signaling.attach(socketio, rooms, ice_servers)
     app.extensions["rooms"] = rooms
     return app, socketio
+
+
+def limit_websocket_frames(socketio):
+    """Makes the websocket reader stop at MAX_FRAME_BYTES instead of buffering a huge frame first.
+
+    python-engineio checks max_http_buffer_size only after a whole websocket message has arrived;
+    simple-websocket can refuse it as it arrives, but engineio does not pass it the limit.
+    """
+    eio = socketio.server.eio
+    websocket = functools.partial(eio._async["websocket"], max_message_size=MAX_FRAME_BYTES)
+    eio._async = {**eio._async, "websocket": websocket}
 
 
 def add_page_routes(app, step_dir):

@@ -91,7 +91,8 @@ def clean_signal_data(data):
         description = data["description"]
         if (
             not isinstance(description, dict)
-            or description.get("type") not in DESCRIPTION_TYPES
+            or not isinstance(description.get("type"), str)
+            or description["type"] not in DESCRIPTION_TYPES
             or not isinstance(description.get("sdp", ""), str)
         ):
             raise SignalingError("invalid", "description needs a type and an sdp string")
@@ -116,8 +117,9 @@ def payload(args):
 class Rooms:
     """Who is in which room. Thread-safe: socket.io handlers run on many threads."""
 
-    def __init__(self, capacity, signal_rate=50.0, signal_burst=400.0):
+    def __init__(self, capacity, max_rooms=1000, signal_rate=50.0, signal_burst=400.0):
         self.capacity = capacity
+        self.max_rooms = max_rooms
         self.signal_rate = signal_rate
         self.signal_burst = signal_burst
         self.rooms = {}  # room name -> {member id -> Member}
@@ -129,6 +131,8 @@ class Rooms:
             if sid in self.by_sid:
                 raise SignalingError("already-joined", "this connection is already in a room")
             members = self.rooms.get(room, {})
+            if not members and len(self.rooms) >= self.max_rooms:
+                raise SignalingError("room-full", "the server has no room for another room")
             if len(members) >= self.capacity:
                 raise SignalingError("room-full", f"room {room} is full ({self.capacity} members)")
             if any(m.name.casefold() == name.casefold() for m in members.values()):

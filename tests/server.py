@@ -1,0 +1,65 @@
+"""A step's server as a real process, started the way `make run` starts it."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_START_TIMEOUT = 20
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """One `python -m common.run` process on a free port, as `make run` starts it."""
+
+    def __init__(self, step, log_dir, **env):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"step{step}-{self.port}.log"
+        environment = {**os.environ, "STEP": str(step), "PORT": str(self.port), "HOST": "127.0.0.1"}
+        environment.update({key: str(value) for key, value in env.items()})
+        self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "common.run"],
+            cwd=ROOT,
+            env=environment,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_until_ready()
+
+    def wait_until_ready(self):
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            try:  # waits a moment for the port to open, and notices an early exit
+                self.process.wait(timeout=0.05)
+                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
+            except subprocess.TimeoutExpired:
+                pass
+        self.stop()
+        raise RuntimeError(
+            f"server not ready in {SERVER_START_TIMEOUT} s:\n{self.log_path.read_text()}"
+        )
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()

@@ -1,0 +1,111 @@
+"""Abuse and faults against the real server process: foreign origins, oversize frames, clients
+that vanish without a goodbye, and the cap on rooms."""
+
+import contextlib
+import json
+import time
+
+import pytest
+import websocket
+
+from tests.signaling_client import TIMEOUT, Member
+
+FOREIGN = "http://evil.example"
+
+
+def raw_socketio(url, origin=None, timeout=TIMEOUT):
+    """A bare websocket speaking Engine.IO v4 / Socket.IO v5 by hand, connected to namespace /."""
+    ws = websocket.create_connection(
+        url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+        timeout=timeout,
+        origin=origin or url,
+    )
+    assert ws.recv().startswith("0{")  # Engine.IO open
+    ws.send("40")  # Socket.IO connect to /
+    assert ws.recv().startswith("40{")
+    return ws
+
+
+def closed_by_server(ws):
+    """True once the server closes `ws`; False if it is still open after the timeout."""
+    try:
+        while ws.recv():  # skips pings until the close
+            pass
+    except websocket.WebSocketTimeoutException:
+        return False
+    except (websocket.WebSocketConnectionClosedException, OSError):
+        pass
+    return True
+
+
+def test_a_foreign_origin_is_refused(start_server):
+    server = start_server(2)
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        raw_socketio(server.url, origin=FOREIGN)
+    assert refused.value.status_code == 400
+    raw_socketio(server.url, origin=server.url).close()  # the page's own origin is welcome
+
+
+def test_allowed_origins_adds_origins(start_server):
+    server = start_server(2, ALLOWED_ORIGINS=f"{FOREIGN}, http://other.example")
+    raw_socketio(server.url, origin=FOREIGN).close()
+    raw_socketio(server.url, origin=server.url).close()
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        raw_socketio(server.url, origin="http://third.example")
+
+
+def test_a_frame_of_megabytes_is_refused_and_the_server_carries_on(start_server, room):
+    server = start_server(2)
+    ann = Member(server.url)
+    ann.join(room, "Ann")
+    attacker = raw_socketio(server.url, timeout=30)  # sending megabytes on a busy machine
+    huge = {"to": ann.id, "data": {"description": {"type": "offer", "sdp": "a" * (4 << 20)}}}
+    # The server closes the attacker's connection instead of relaying or buffering the frame,
+    # possibly before the whole frame has been sent.
+    with contextlib.suppress(OSError):
+        attacker.send("42" + json.dumps(["signal", huge]))
+    assert closed_by_server(attacker)
+    # Everyone else is fine, and answers come quickly.
+    bob = Member(server.url)
+    started = time.monotonic()
+    bob.join(room, "Bob")
+    assert time.monotonic() - started < 2
+    assert ann.next_event() == ("peer-joined", {"id": bob.id, "name": "Bob"})
+    ann.close()
+    bob.close()
+
+
+def test_a_member_that_vanishes_is_dropped_after_the_ping_timeout(start_server, room):
+    server = start_server(2, PING_INTERVAL=1, PING_TIMEOUT=1)
+    ann = Member(server.url)
+    ann.join(room, "Ann")
+    ghost = raw_socketio(server.url)
+    ghost.send("420" + json.dumps(["join", {"room": room, "name": "Ghost"}]))
+    reply = ghost.recv()
+    while not reply.startswith("430"):  # skip the server's pings
+        reply = ghost.recv()
+    ack = json.loads(reply[3:])[0]
+    assert ack["ok"] is True
+    assert ann.next_event() == ("peer-joined", {"id": ack["id"], "name": "Ghost"})
+    # The ghost never answers the server's pings (and never closes): it is dropped after about
+    # ping interval + ping timeout = 2 s.
+    started = time.monotonic()
+    assert ann.next_event(timeout=10) == ("peer-left", {"id": ack["id"]})
+    assert time.monotonic() - started < 6
+    ghost.close()
+    ann.close()
+
+
+def test_the_number_of_rooms_is_capped(start_server, room):
+    server = start_server(2, MAX_ROOMS=2)
+    first, second, third = Member(server.url), Member(server.url), Member(server.url)
+    first.join(room + "-1", "A")
+    second.join(room + "-2", "B")
+    refused = third.call("join", {"room": room + "-3", "name": "C"})
+    assert refused["ok"] is False and refused["error"]["code"] == "room-full"
+    third.join(room + "-1", "C")  # an existing room still takes members
+    first.call("leave")
+    third.call("leave")  # room 1 is now empty and gone: a new room fits again
+    third.join(room + "-3", "C")
+    for member in (first, second, third):
+        member.close()
