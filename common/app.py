@@ -4,7 +4,6 @@ socket.io client, and (from step 2 on) the signaling server.
 Plumbing only: the lesson of each step lives in its own folder.
 """
 
-import functools
 import logging
 import os
 from pathlib import Path
@@ -72,7 +71,6 @@ def create_app(step_dir, room_capacity=None):
         ping_timeout=env_number("PING_TIMEOUT", 5, float),
         cors_allowed_origins=origin_checker(allowed_origins()),
     )
-    limit_websocket_frames(socketio)
     rooms = signaling.Rooms(
         capacity=env_number("MAX_ROOM_SIZE", room_capacity),
         max_rooms=env_number("MAX_ROOMS", 1000),
@@ -81,18 +79,9 @@ def create_app(step_dir, room_capacity=None):
     )
     signaling.attach(socketio, rooms, ice_servers)
     app.extensions["rooms"] = rooms
+    # How many rooms and members there are (counts only): for instructors and the soak benchmark.
+    app.get("/stats")(rooms.counts)
     return app, socketio
-
-
-def limit_websocket_frames(socketio):
-    """Makes the websocket reader stop at MAX_FRAME_BYTES instead of buffering a huge frame first.
-
-    python-engineio checks max_http_buffer_size only after a whole websocket message has arrived;
-    simple-websocket can refuse it as it arrives, but engineio does not pass it the limit.
-    """
-    eio = socketio.server.eio
-    websocket = functools.partial(eio._async["websocket"], max_message_size=MAX_FRAME_BYTES)
-    eio._async = {**eio._async, "websocket": websocket}
 
 
 def add_page_routes(app, step_dir):
