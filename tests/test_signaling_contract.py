@@ -15,7 +15,7 @@ OFFER = {"description": {"type": "offer", "sdp": "v=0\r\n"}}
 CANDIDATE = {"candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}}
 SERVERS = {
     "two": {"step": 2, "capacity": 2, "env": {}},
-    "mesh": {"step": 2, "capacity": 6, "env": {"MAX_ROOM_SIZE": 6}},
+    "mesh": {"step": 4, "capacity": 8, "env": {}},
 }
 
 

@@ -1,0 +1,166 @@
+"""Step 4 in real Chromium: a group chat where every user connects to every other (a full mesh)."""
+
+import pytest
+from playwright.sync_api import expect
+
+from step4_group_chat import server as step4_server
+
+HOSTILE = "<img src=x onerror=pwned=1>"
+
+
+@pytest.fixture
+def step4(start_server):
+    return start_server(4)
+
+
+@pytest.fixture
+def join(step4, room, new_page):
+    """join(name) -> a page that has asked to join the test's room under that name."""
+
+    def join_as(name):
+        page = new_page(f"{step4.url}/?room={room}")
+        expect(page.locator("#signaling-state")).to_have_text("connected")
+        page.fill("#name", name)
+        page.click("#join")
+        return page
+
+    return join_as
+
+
+@pytest.fixture
+def mesh(join):
+    """Four users, each connected to the three others: {name: page}."""
+    users = {name: join(name) for name in ("Ann", "Bob", "Cat", "Dan")}
+    for page in users.values():
+        expect_mesh(page, 3)
+    return users
+
+
+def expect_mesh(page, peers):
+    """The page shows `peers` connections and open channels, and really holds that many."""
+    expect(page.locator("#connection-count")).to_have_text(str(peers))
+    expect(page.locator("#channel-count")).to_have_text(str(peers))
+    expect(page.locator("#members li")).to_have_count(peers + 1)
+    assert page.evaluate("openPeerConnections().length") == peers
+
+
+def chat(page, text):
+    expect(page.locator("#send")).to_be_enabled()
+    page.fill("#message", text)
+    page.click("#send")
+
+
+def expect_received(page, line):
+    expect(page.locator("#log li.received", has_text=line)).to_have_count(1)
+
+
+@pytest.mark.browser
+def test_four_users_form_a_full_mesh_and_everyone_hears_everyone_once(mesh):
+    for user, page in mesh.items():
+        expect(page.locator("#mesh-summary")).to_contain_text("6 in the whole mesh")
+        for other in mesh:
+            expect(page.locator("#members")).to_contain_text(other)
+        expect(page.locator("#members li.self")).to_have_text(f"{user} (you)")
+
+    for rounds in ("hello", "bye"):
+        for sender, page in mesh.items():
+            chat(page, f"{rounds} from {sender}")
+            for receiver, other in mesh.items():
+                if receiver != sender:
+                    expect_received(other, f"{sender}: {rounds} from {sender}")
+
+    # A channel delivers in order, so any copy of a hello would have arrived before the bye.
+    for user, page in mesh.items():
+        others = [name for name in mesh if name != user]
+        expect(page.locator("#log li.received")).to_have_text(
+            [f"{name}: hello from {name}" for name in others]
+            + [f"{name}: bye from {name}" for name in others]
+        )
+        expect(page.locator("#log li.sent")).to_have_text(
+            [f"You: hello from {user}", f"You: bye from {user}"]
+        )
+
+
+@pytest.mark.browser
+def test_a_late_joiner_connects_to_everyone_and_chats_both_ways(mesh, join):
+    eve = join("Eve")
+    expect(eve.locator("#log")).to_contain_text("Calling the 4 already here")
+    expect_mesh(eve, 4)
+    for page in mesh.values():
+        expect(page.locator("#log")).to_contain_text("Eve joined")
+        expect_mesh(page, 4)
+    expect(eve.locator("#mesh-summary")).to_contain_text("10 in the whole mesh")
+
+    chat(eve, "hi all, Eve here")
+    for page in mesh.values():
+        expect_received(page, "Eve: hi all, Eve here")
+    chat(mesh["Bob"], "welcome Eve")
+    expect_received(eve, "Bob: welcome Eve")
+    for name in ("Ann", "Cat", "Dan"):
+        expect_received(mesh[name], "Bob: welcome Eve")
+
+
+@pytest.mark.browser
+def test_a_leaver_is_dropped_on_every_side(mesh):
+    mesh["Dan"].click("#leave")
+    expect(mesh["Dan"].locator("#connection-count")).to_have_text("0")
+    expect(mesh["Dan"].locator("#join")).to_be_enabled()
+    expect(mesh["Dan"].locator("#send")).to_be_disabled()
+    assert mesh["Dan"].evaluate("openPeerConnections().length") == 0
+    for name in ("Ann", "Bob", "Cat"):
+        expect(mesh[name].locator("#log")).to_contain_text("Dan left.")
+        expect_mesh(mesh[name], 2)
+        expect(mesh[name].locator("#members")).not_to_contain_text("Dan")
+
+    # Closing the tab is a leave too.
+    mesh["Cat"].context.close()
+    for name in ("Ann", "Bob"):
+        expect(mesh[name].locator("#log")).to_contain_text("Cat left.")
+        expect_mesh(mesh[name], 1)
+    chat(mesh["Ann"], "just us now")
+    expect_received(mesh["Bob"], "Ann: just us now")
+
+
+@pytest.mark.browser
+def test_hostile_names_and_messages_show_as_text_and_run_nothing(join):
+    ann = join("Ann")
+    mallory = join(HOSTILE)
+    expect_mesh(ann, 1)
+    expect_mesh(mallory, 1)
+
+    chat(mallory, HOSTILE)
+    expect(ann.locator("#log li.received")).to_have_text([f"{HOSTILE}: {HOSTILE}"])
+    expect(ann.locator("#members li.member")).to_contain_text(HOSTILE)
+    expect(ann.locator("#log")).to_contain_text(f"{HOSTILE} joined")
+    expect(mallory.locator("#log li.sent")).to_have_text([f"You: {HOSTILE}"])
+    expect(mallory.locator("#members li.self")).to_have_text(f"{HOSTILE} (you)")
+    for page in (ann, mallory):
+        assert page.locator("img").count() == 0
+        assert page.evaluate("typeof window.pwned") == "undefined"
+
+
+@pytest.mark.browser
+def test_a_full_room_is_refused_with_a_clear_message(start_server, room, new_page):
+    # A cap of 2 shows the refusal with three pages instead of nine.
+    server = start_server(4, MAX_ROOM_SIZE=2)
+    pages = []
+    for name in ("Ann", "Bob", "Cat"):
+        page = new_page(f"{server.url}/?room={room}")
+        expect(page.locator("#signaling-state")).to_have_text("connected")
+        page.fill("#name", name)
+        page.click("#join")
+        pages.append(page)
+    ann, bob, cat = pages
+    expect_mesh(ann, 1)
+    expect(cat.locator("#join-error")).to_contain_text("This room is full")
+    expect(cat.locator("#join")).to_be_enabled()
+    assert cat.evaluate("openPeerConnections().length") == 0
+    expect_mesh(bob, 1)
+
+
+def test_the_room_cap_suits_a_text_mesh(monkeypatch):
+    monkeypatch.delenv("MAX_ROOM_SIZE", raising=False)
+    assert step4_server.ROOM_CAPACITY == 8
+    app, socketio = step4_server.create()
+    assert socketio is not None
+    assert app.extensions["rooms"].capacity == 8
