@@ -50,10 +50,11 @@ def origin_checker(extra):
     return allow
 
 
-def create_app(step_dir, room_capacity=None):
+def create_app(step_dir, room_capacity=None, on_depart=None):
     """Builds the app for the step in `step_dir`; signaling is on when `room_capacity` is set.
 
-    Returns (app, socketio); socketio is None for a step without signaling.
+    Returns (app, socketio); socketio is None for a step without signaling. The signaling state
+    is `app.extensions["rooms"]`; `on_depart(member)` runs after each member leaves.
     """
     step_dir = Path(step_dir).resolve()
     app = Flask(step_dir.name, root_path=str(step_dir), static_folder=None)
@@ -77,7 +78,7 @@ def create_app(step_dir, room_capacity=None):
         signal_rate=env_number("SIGNAL_RATE", 50.0, float),
         signal_burst=env_number("SIGNAL_BURST", 400.0, float),
     )
-    signaling.attach(socketio, rooms, ice_servers)
+    signaling.attach(socketio, rooms, ice_servers, on_depart)
     app.extensions["rooms"] = rooms
     # How many rooms and members there are (counts only): for instructors and the soak benchmark.
     app.get("/stats")(rooms.counts)

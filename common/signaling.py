@@ -180,8 +180,9 @@ class Rooms:
             return {"rooms": len(self.rooms), "members": len(self.by_sid)}
 
 
-def attach(socketio, rooms, ice_servers):
-    """Registers the contract's events on `socketio`. `ice_servers(member)` gives the ICE list."""
+def attach(socketio, rooms, ice_servers, on_depart=None):
+    """Registers the contract's events on `socketio`. `ice_servers(member)` gives the ICE list;
+    `on_depart(member)`, when given, runs after a member has left or disconnected."""
 
     def refuse(event, err):
         log.info("%s refused for %s: %s (%s)", event, request.sid, err.code, err.message)
@@ -239,6 +240,8 @@ def attach(socketio, rooms, ice_servers):
         leave_room(member.room, sid=sid)
         socketio.emit("peer-left", {"id": member.id}, to=member.room)
         log.info("%s (%s) left %s", member.name, member.id, member.room)
+        if on_depart:
+            on_depart(member)
 
     @socketio.on_error_default
     def on_error(err):
