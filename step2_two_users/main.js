@@ -24,6 +24,7 @@ let iceServers = [];
 let peer = null; // {id, name} of the other member, once there is one
 let connection = null;
 let channel = null;
+let offerer = false; // whether we made the offer (then we also restart ICE when needed)
 
 nameInput.value = randomName();
 roomInput.value = roomFromUrl();
@@ -38,7 +39,9 @@ sendForm.onsubmit = (event) => {
 };
 
 signaling.on('connect', () => showBadge(signalingState, 'connected'));
-signaling.on('disconnect', () => showBadge(signalingState, 'disconnected'));
+signaling.on('disconnect', onSignalingLost);
+signaling.on('rejoined', onRejoined);
+signaling.on('rejoin-failed', onRejoinFailed);
 signaling.on('peer-joined', onPeerJoined);
 signaling.on('peer-left', onPeerLeft);
 signaling.on('signal', onSignal);
@@ -76,6 +79,13 @@ function explainJoinError(error) {
 
 // The member who was already here waits for the newcomer's offer.
 function onPeerJoined(newcomer) {
+  if (isStillConnected(newcomer)) {
+    peer.id = newcomer.id; // our peer rejoined after a signaling outage; the call went on
+    return;
+  }
+  if (connection) {
+    hangUp(); // a connection to someone who is gone
+  }
   peer = newcomer;
   showBadge(peerLabel, newcomer.name);
   appendLine(chatLog, `${newcomer.name} joined; waiting for their offer.`, 'notice');
@@ -83,6 +93,7 @@ function onPeerJoined(newcomer) {
 
 async function call(other) {
   peer = other;
+  offerer = true;
   showBadge(peerLabel, other.name);
   connection = createConnection();
   setUpChannel(connection.createDataChannel('chat'));
@@ -91,12 +102,30 @@ async function call(other) {
 }
 
 function createConnection() {
-  const pc = new RTCPeerConnection({iceServers});
+  const pc = new RTCPeerConnection(peerConfiguration(iceServers));
   pc.onicecandidate = ({candidate}) => candidate && sendSignal({candidate});
   pc.onconnectionstatechange = () => onConnectionStateChange(pc);
   pc.ondatachannel = (event) => setUpChannel(event.channel);
+  superviseConnection(pc, {restart: () => restartIce(pc), giveUp: () => giveUp(pc)});
   showBadge(connectionState, pc.connectionState);
   return pc;
+}
+
+// Only the offerer restarts ICE, with a new offer; the other side answers it as usual.
+async function restartIce(pc) {
+  appendLine(chatLog, 'The connection is not coming up: restarting ICE…', 'notice');
+  if (offerer) {
+    pc.restartIce();
+    await pc.setLocalDescription();
+    await sendSignal({description: pc.localDescription});
+  }
+}
+
+function giveUp(pc) {
+  if (pc === connection) {
+    appendLine(chatLog, `Could not connect to ${peer.name}, even after an ICE restart.`, 'error');
+    hangUp();
+  }
 }
 
 async function onSignal({from, data}) {
@@ -116,6 +145,7 @@ async function onSignal({from, data}) {
 
 async function onDescription(description) {
   if (!connection) {
+    offerer = false;
     connection = createConnection(); // an offer from the newcomer
   }
   await connection.setRemoteDescription(description);
@@ -153,6 +183,11 @@ function sendMessage() {
   if (!text || channel?.readyState !== 'open') {
     return;
   }
+  const tooLong = messageTooLong(text);
+  if (tooLong) {
+    appendLine(chatLog, tooLong, 'error');
+    return;
+  }
   channel.send(text);
   appendLine(chatLog, `You: ${text}`, 'sent');
   messageInput.value = '';
@@ -164,6 +199,34 @@ function onPeerLeft({id}) {
   }
   appendLine(chatLog, `${peer.name} left. The next person to join will connect to you.`, 'notice');
   hangUp();
+}
+
+function isStillConnected(member) {
+  return peer?.name === member.name && connection?.connectionState === 'connected';
+}
+
+function onSignalingLost() {
+  showBadge(signalingState, signaling.reconnecting ? 'reconnecting' : 'disconnected');
+  if (connection?.connectionState === 'connected') {
+    appendLine(chatLog, 'Lost the signaling server; the chat goes on peer to peer.', 'notice');
+  }
+}
+
+// We are a member again, under a new id. If our peer is back too, only its id changed.
+function onRejoined(ack) {
+  showBadge(signalingState, 'connected');
+  appendLine(chatLog, 'Signaling is back: rejoined the room.', 'notice');
+  const returning = ack.peers.find(isStillConnected);
+  if (returning) {
+    peer.id = returning.id;
+  } else if (!connection && ack.peers.length > 0) {
+    call(ack.peers[0]);
+  }
+}
+
+function onRejoinFailed(error) {
+  showJoined(false);
+  joinError.textContent = `Could not rejoin the room: ${error.message}`;
 }
 
 async function leave() {
@@ -182,6 +245,7 @@ function hangUp() {
   channel = null;
   connection = null;
   peer = null;
+  offerer = false;
   enableChat(false);
   showBadge(peerLabel, 'nobody yet');
   showBadge(connectionState, 'closed');

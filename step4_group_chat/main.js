@@ -45,6 +45,8 @@ sendForm.onsubmit = (event) => {
 
 signaling.on('connect', () => showBadge(signalingState, 'connected'));
 signaling.on('disconnect', onSignalingLost);
+signaling.on('rejoined', onRejoined);
+signaling.on('rejoin-failed', onRejoinFailed);
 signaling.on('peer-joined', onPeerJoined);
 signaling.on('peer-left', onPeerLeft);
 signaling.on('signal', onSignal);
@@ -95,6 +97,14 @@ function onPeerJoined(member) {
   if (!joined) {
     return;
   }
+  const known = peerNamed(member.name);
+  if (known && isConnected(known)) {
+    renamePeer(known, member.id); // back on signaling after an outage; the call went on
+    return;
+  }
+  if (known) {
+    removePeer(known); // a stale entry from before an outage
+  }
   addPeer(member);
   appendLine(chatLog, `${member.name} joined; they are calling you.`, 'notice');
 }
@@ -102,6 +112,7 @@ function onPeerJoined(member) {
 // The newcomer's side: one connection, one channel and one offer for each member already here.
 async function call(member) {
   const peer = addPeer(member);
+  peer.offerer = true;
   try {
     peer.connection = createConnection(peer);
     setUpChannel(peer, peer.connection.createDataChannel('chat'));
@@ -120,7 +131,9 @@ function addPeer(member) {
   const badge = document.createElement('span');
   badge.className = 'state';
   item.append(badge);
-  const peer = {id: member.id, name: member.name, connection: null, channel: null, badge};
+  const peer = {
+    id: member.id, name: member.name, connection: null, channel: null, badge, offerer: false,
+  };
   peers.set(peer.id, peer);
   showBadge(badge, 'waiting for an offer');
   updateCounts();
@@ -128,12 +141,28 @@ function addPeer(member) {
 }
 
 function createConnection(peer) {
-  const pc = new RTCPeerConnection({iceServers});
+  const pc = new RTCPeerConnection(peerConfiguration(iceServers));
   pc.onicecandidate = ({candidate}) => candidate && sendSignal(peer, {candidate});
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
   pc.ondatachannel = (event) => setUpChannel(peer, event.channel);
+  superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUpOn(peer)});
   showBadge(peer.badge, pc.connectionState);
   return pc;
+}
+
+// Only the side that made the offer restarts ICE, with a new offer; the other side answers it.
+async function restartIce(peer) {
+  appendLine(chatLog, `The connection to ${peer.name} is not coming up: restarting ICE…`, 'notice');
+  if (peer.offerer) {
+    peer.connection.restartIce();
+    await peer.connection.setLocalDescription();
+    await sendSignal(peer, {description: peer.connection.localDescription});
+  }
+}
+
+function giveUpOn(peer) {
+  appendLine(chatLog, `Could not connect to ${peer.name}, even after an ICE restart.`, 'error');
+  removePeer(peer);
 }
 
 // Signals from every member arrive on the one socket; `from` says which connection they are for.
@@ -204,6 +233,11 @@ function sendMessage() {
   if (!text || channels.length === 0) {
     return;
   }
+  const tooLong = messageTooLong(text);
+  if (tooLong) {
+    appendLine(chatLog, tooLong, 'error');
+    return;
+  }
   channels.forEach((channel) => channel.send(text));
   appendLine(chatLog, `You: ${text}`, 'sent');
   messageInput.value = '';
@@ -235,13 +269,49 @@ async function leave() {
   }
 }
 
-// The server counts a lost socket as a leave: the others close their side, so we close ours.
+// Peer connections that are up do not need the server: keep them while socket.io reconnects.
 function onSignalingLost() {
-  showBadge(signalingState, 'disconnected');
-  if (joined) {
-    hangUpAll();
-    appendLine(chatLog, 'Lost the signaling server, so you left the room. Join again.', 'error');
+  showBadge(signalingState, signaling.reconnecting ? 'reconnecting' : 'disconnected');
+  if (joined && peers.size > 0) {
+    appendLine(chatLog, 'Lost the signaling server; the chat goes on peer to peer.', 'notice');
   }
+}
+
+// We are a member again, under a new id, and so is everyone who comes back. A member we are still
+// connected to only changes id; anyone else we call, as a newcomer would.
+function onRejoined(ack) {
+  showBadge(signalingState, 'connected');
+  appendLine(chatLog, 'Signaling is back: rejoined the room.', 'notice');
+  for (const member of ack.peers) {
+    const known = peerNamed(member.name);
+    if (known && isConnected(known)) {
+      renamePeer(known, member.id);
+      continue;
+    }
+    if (known) {
+      removePeer(known);
+    }
+    call(member);
+  }
+}
+
+function onRejoinFailed(error) {
+  hangUpAll();
+  appendLine(chatLog, `Could not rejoin the room: ${error.message}`, 'error');
+}
+
+function peerNamed(name) {
+  return [...peers.values()].find((peer) => peer.name === name);
+}
+
+function isConnected(peer) {
+  return peer.connection?.connectionState === 'connected';
+}
+
+function renamePeer(peer, id) {
+  peers.delete(peer.id);
+  peer.id = id;
+  peers.set(id, peer);
 }
 
 function hangUpAll() {

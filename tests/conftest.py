@@ -48,6 +48,20 @@ def start_server(tmp_path_factory):
 
 
 @pytest.fixture
+def own_server(tmp_path):
+    """own_server(step, **env) -> a Server for this test alone, which it may stop and restart."""
+    servers = []
+
+    def start(step, **env):
+        servers.append(Server(step, tmp_path, **env))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
 def room():
     """A room name of its own for each test, so tests sharing a server never meet."""
     return f"t-{uuid.uuid4().hex[:12]}"

@@ -25,13 +25,16 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"step{step}-{self.port}.log"
-        environment = {**os.environ, "STEP": str(step), "PORT": str(self.port), "HOST": "127.0.0.1"}
-        environment.update({key: str(value) for key, value in env.items()})
-        self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
+        self.env = {**os.environ, "STEP": str(step), "PORT": str(self.port), "HOST": "127.0.0.1"}
+        self.env.update({key: str(value) for key, value in env.items()})
+        self.start()
+
+    def start(self):
+        self.log = open(self.log_path, "a")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "common.run"],
             cwd=ROOT,
-            env=environment,
+            env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )

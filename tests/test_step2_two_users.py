@@ -13,10 +13,10 @@ def step2(start_server):
 
 @pytest.fixture
 def join(step2, room, new_page):
-    """join(name) -> a page that has joined the test's room under that name."""
+    """join(name, query) -> a page that has joined the test's room under that name."""
 
-    def join_as(name):
-        page = new_page(f"{step2.url}/?room={room}")
+    def join_as(name, query="", server=step2):
+        page = new_page(f"{server.url}/?room={room}{query}")
         expect(page.locator("#signaling-state")).to_have_text("connected")
         expect(page.locator("#room")).to_have_value(room)
         page.fill("#name", name)
@@ -108,3 +108,55 @@ def test_each_page_holds_exactly_one_peer_connection(join):
     expect_connected(bob, "Ann")
     assert ann.evaluate("openPeerConnections().length") == 1
     assert bob.evaluate("openPeerConnections().length") == 1
+
+
+def test_a_chat_survives_a_signaling_restart_and_the_room_works_after(join, own_server):
+    server = own_server(2)
+    ann = join("Ann", server=server)
+    bob = join("Bob", server=server)
+    expect_connected(ann, "Bob")
+
+    server.stop()
+    expect(ann.locator("#signaling-state")).to_have_text("reconnecting")
+    expect(bob.locator("#signaling-state")).to_have_text("reconnecting")
+    chat(ann, "the server is gone")
+    expect(bob.locator("#log")).to_contain_text("Ann: the server is gone")
+
+    server.start()
+    for page in (ann, bob):
+        expect(page.locator("#log")).to_contain_text("rejoined the room", timeout=20000)
+        expect(page.locator("#signaling-state")).to_have_text("connected")
+    chat(bob, "and it is back")
+    expect(ann.locator("#log")).to_contain_text("Bob: and it is back")
+    assert ann.evaluate("openPeerConnections().length") == 1
+
+    # Both are members again: a leave is seen, and a newcomer connects.
+    bob.click("#leave")
+    expect(ann.locator("#log")).to_contain_text("Bob left")
+    dan = join("Dan", server=server)
+    expect_connected(ann, "Dan")
+    chat(dan, "hello after the restart")
+    expect(ann.locator("#log")).to_contain_text("Dan: hello after the restart")
+
+
+def test_a_connection_that_cannot_come_up_is_restarted_then_closed(join):
+    # Relay-only with no TURN server: ICE has no candidate at all, so it can never connect.
+    ann = join("Ann", "&relay=1&iceTimeout=1000")
+    bob = join("Bob", "&relay=1&iceTimeout=1000")
+    for page, other in ((ann, "Bob"), (bob, "Ann")):
+        expect(page.locator("#log")).to_contain_text("restarting ICE")
+        expect(page.locator("#log")).to_contain_text(f"Could not connect to {other}")
+        expect(page.locator("#connection-state")).to_have_text("closed")
+        assert page.evaluate("openPeerConnections().length") == 0
+
+
+def test_an_overlong_message_is_refused_with_a_clear_message(join):
+    ann = join("Ann")
+    bob = join("Bob")
+    expect_connected(ann, "Bob")
+    chat(ann, "x" * 2001)
+    expect(ann.locator("#log li.error")).to_contain_text("limited to 2000 characters")
+    expect(ann.locator("#message")).to_have_value("x" * 2001)  # kept, to shorten
+    chat(ann, "y" * 2000)
+    expect(bob.locator("#log")).to_contain_text("Ann: " + "y" * 2000)
+    expect(bob.locator("#log")).not_to_contain_text("x" * 2001)

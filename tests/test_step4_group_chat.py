@@ -164,3 +164,37 @@ def test_the_room_cap_suits_a_text_mesh(monkeypatch):
     app, socketio = step4_server.create()
     assert socketio is not None
     assert app.extensions["rooms"].capacity == 8
+
+
+def test_the_mesh_survives_a_signaling_restart_and_takes_a_newcomer(new_page, own_server, room):
+    server = own_server(4)
+    pages = {}
+    for name in ("Ann", "Bob", "Cat"):
+        pages[name] = new_page(f"{server.url}/?room={room}")
+        pages[name].fill("#name", name)
+        pages[name].click("#join")
+    for page in pages.values():
+        expect(page.locator("#channel-count")).to_have_text("2")
+
+    server.stop()
+    for page in pages.values():
+        expect(page.locator("#signaling-state")).to_have_text("reconnecting")
+    server.start()
+    for page in pages.values():
+        expect(page.locator("#log")).to_contain_text("rejoined the room", timeout=20000)
+    for page in pages.values():
+        expect(page.locator("#channel-count")).to_have_text("2")
+        assert page.evaluate("openPeerConnections().length") == 2
+
+    dan = new_page(f"{server.url}/?room={room}")
+    dan.fill("#name", "Dan")
+    dan.click("#join")
+    for page in [*pages.values(), dan]:
+        expect(page.locator("#channel-count")).to_have_text("3")
+    dan.fill("#message", "hi all, after the restart")
+    dan.click("#send")
+    for page in pages.values():
+        expect(page.locator("#log")).to_contain_text("Dan: hi all, after the restart")
+    pages["Ann"].click("#leave")
+    for page in (pages["Bob"], pages["Cat"], dan):
+        expect(page.locator("#channel-count")).to_have_text("2")

@@ -23,3 +23,13 @@ function appendLine(log, text, kind = 'message') {
   log.scrollTop = log.scrollHeight;
   return line;
 }
+
+// Chat messages are bounded: the data channel has a maximum message size (the answer's
+// a=max-message-size), and a chat line of a novel's length helps nobody.
+const MAX_MESSAGE_CHARS = 2000;
+
+function messageTooLong(text) {
+  return text.length > MAX_MESSAGE_CHARS
+    ? `Messages are limited to ${MAX_MESSAGE_CHARS} characters; this one has ${text.length}.`
+    : null;
+}
