@@ -13,13 +13,16 @@ PY_STAMP := $(VENV)/.installed
 JS_STAMP := node_modules/.package-lock.json
 BROWSER_STAMP := $(VENV)/.chromium
 
-.PHONY: run test lint format clean install browser
+.PHONY: run test lint format clean install browser turn
 
 run: $(PY_STAMP) $(JS_STAMP)
 	@STEP='$(STEP)' PORT='$(PORT)' HOST='$(HOST)' $(PY) -m common.run
 
 test: $(PY_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+turn: $(PY_STAMP)
+	@HOST='$(HOST)' $(PY) -m common.turn
 
 lint: $(PY_STAMP)
 	$(VENV)/bin/ruff check .

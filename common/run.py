@@ -1,7 +1,7 @@
 """Runs one step: `STEP=2 make run`, or `python -m common.run --step 2 --port 8080`.
 
-Options come from the command line or the environment (STEP, HOST, PORT); the URL to open is
-printed once the server is about to listen.
+Options come from the command line or the environment (STEP, HOST, PORT, HTTPS, CERT_FILE,
+KEY_FILE); the URLs to open are printed once the server is about to listen.
 """
 
 import argparse
@@ -10,7 +10,9 @@ import logging
 import os
 import sys
 
+from common import network
 from common.app import ROOT
+from common.ice import check_settings
 
 log = logging.getLogger("run")
 
@@ -46,27 +48,53 @@ def choose_port(value):
     raise SystemExit(f"PORT must be a number from 1 to 65535, not {value!r}")
 
 
+def tls_files():
+    """(cert, key) when HTTPS=1, else None: CERT_FILE/KEY_FILE, or a self-signed certificate."""
+    if os.environ.get("HTTPS", "") in ("", "0"):
+        return None
+    cert, key = os.environ.get("CERT_FILE"), os.environ.get("KEY_FILE")
+    if cert or key:
+        if not (cert and key and os.path.isfile(cert) and os.path.isfile(key)):
+            raise SystemExit("CERT_FILE and KEY_FILE must both name existing files.")
+        return cert, key
+    return tuple(str(path) for path in network.self_signed_certificate(ROOT / "certs"))
+
+
+def urls_to_open(host, port, scheme):
+    hosts = ["127.0.0.1", *network.lan_addresses()] if host in ("0.0.0.0", "::") else [host]
+    return [f"{scheme}://{h}:{port}/" for h in hosts]
+
+
+def print_banner(folder, hint, urls, tls):
+    print(f"\n  {folder} is running. Open {urls[0]} {hint}", flush=True)
+    for url in urls[1:]:
+        print(f"  From another machine on this network: {url}", flush=True)
+    if tls:
+        print("  The certificate is self-signed: the browser warns once; choose to continue.")
+    elif len(urls) > 1:
+        print("  Cameras need a secure context on other machines: add HTTPS=1 for video steps.")
+    print("  Stop with Ctrl+C.\n", flush=True)
+
+
 def main(argv=None):
     args = parse_args(argv)
     folder = choose_step(args.step, available_steps())
     port = choose_port(args.port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    check_settings()
+    tls = tls_files()
     step = importlib.import_module(f"{folder}.server")
     app, socketio = step.create()
-    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    print(f"\n  {folder} is running. Open http://{shown_host}:{port}/ {step.OPEN_HINT}", flush=True)
-    if args.host in ("0.0.0.0", "::"):
-        print(
-            "  Listening on every interface: other machines use this machine's LAN address.",
-            flush=True,
-        )
-    print("  Stop with Ctrl+C.\n", flush=True)
+    urls = urls_to_open(args.host, port, "https" if tls else "http")
+    print_banner(folder, step.OPEN_HINT, urls, tls)
     try:
         if socketio is None:
-            app.run(host=args.host, port=port, threaded=True)
+            app.run(host=args.host, port=port, threaded=True, ssl_context=tls)
         else:
-            socketio.run(app, host=args.host, port=port, allow_unsafe_werkzeug=True)
+            socketio.run(
+                app, host=args.host, port=port, allow_unsafe_werkzeug=True, ssl_context=tls
+            )
     except OSError as err:
         sys.exit(f"Cannot listen on {args.host}:{port}: {err}. Try another PORT.")
 

@@ -2,6 +2,7 @@
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -10,6 +11,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_START_TIMEOUT = 20
+# With HTTPS=1 the server's certificate is self-signed: tests accept it.
+SELF_SIGNED = ssl.create_default_context()
+SELF_SIGNED.check_hostname = False
+SELF_SIGNED.verify_mode = ssl.CERT_NONE
 
 
 def free_port():
@@ -23,7 +28,8 @@ class Server:
 
     def __init__(self, step, log_dir, **env):
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if env.get("HTTPS") else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"step{step}-{self.port}.log"
         self.env = {**os.environ, "STEP": str(step), "PORT": str(self.port), "HOST": "127.0.0.1"}
         self.env.update({key: str(value) for key, value in env.items()})
@@ -44,8 +50,8 @@ class Server:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(self.url + "/", timeout=1) as response:
-                    if response.status == 200:
+                with urllib.request.urlopen(self.url + "/", timeout=1, context=SELF_SIGNED) as r:
+                    if r.status == 200:
                         return
             except OSError:
                 pass

@@ -1,0 +1,71 @@
+"""`make turn`: a local TURN server (coturn) with a fresh shared secret, for trying relayed calls.
+
+    make turn                      # on 127.0.0.1:3478, then run a step with the printed settings
+    HOST=0.0.0.0 make turn         # for the machines of a workshop network
+
+It runs coturn in the foreground with the TURN REST scheme (`use-auth-secret`): the signaling
+server makes short-lived credentials for each member from the same secret (common/ice.py).
+"""
+
+import argparse
+import os
+import secrets
+import shutil
+import sys
+
+from common import network
+
+REALM = "webrtc-tutorial"
+MISSING = """coturn is not installed. On Debian/Ubuntu:  sudo apt-get install coturn
+(macOS: brew install coturn). Then run `make turn` again."""
+
+
+def turnserver_command(binary, secret, host="127.0.0.1", port=3478, relay_ports=(49152, 49252)):
+    """The coturn command line for a TURN server using the REST scheme with `secret`."""
+    return [
+        binary,
+        "--no-rfc5780",
+        f"--listening-ip={host}",
+        f"--listening-port={port}",
+        f"--min-port={relay_ports[0]}",
+        f"--max-port={relay_ports[1]}",
+        "--use-auth-secret",
+        f"--static-auth-secret={secret}",
+        f"--realm={REALM}",
+        "--fingerprint",
+        # Peers on this machine (two tabs, the tests) talk over loopback through the relay.
+        "--allow-loopback-peers",
+        "--no-cli",
+        "--no-tls",
+        "--no-dtls",
+        "--log-file=stdout",
+        "--simple-log",
+    ]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default=os.environ.get("HOST") or "127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("TURN_PORT") or 3478))
+    args = parser.parse_args(argv)
+    binary = shutil.which("turnserver")
+    if binary is None:
+        sys.exit(MISSING)
+    secret = secrets.token_urlsafe(24)
+    hosts = ["127.0.0.1", *network.lan_addresses()] if args.host == "0.0.0.0" else [args.host]
+    urls = ",".join(
+        f"turn:{h}:{args.port}?transport=udp,turn:{h}:{args.port}?transport=tcp" for h in hosts
+    )
+    print(
+        f"\n  TURN server on {args.host}:{args.port}. In another terminal, run a step with it:\n\n"
+        f"    TURN_URLS='{urls}' TURN_SECRET='{secret}' STEP=2 make run\n\n"
+        "  and add ?relay=1 to the page's URL to allow relayed candidates only.\n"
+        "  Stop with Ctrl+C.\n",
+        flush=True,
+    )
+    command = turnserver_command(binary, secret, args.host, args.port)
+    os.execv(binary, command)
+
+
+if __name__ == "__main__":
+    main()

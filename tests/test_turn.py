@@ -1,0 +1,93 @@
+"""Relayed calls through a real coturn: two relay-only pages connect through it, and a wrong
+secret makes ICE fail visibly."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from common.turn import turnserver_command
+from tests.server import free_port
+
+pytestmark = pytest.mark.browser
+SECRET = "test-secret-for-coturn"
+
+SELECTED_CANDIDATE_TYPE = """
+async () => {
+  const stats = await openPeerConnections()[0].getStats();
+  const transport = [...stats.values()].find((s) => s.type === 'transport');
+  const pair = stats.get(transport.selectedCandidatePairId);
+  return [stats.get(pair.localCandidateId).candidateType,
+          stats.get(pair.remoteCandidateId).candidateType];
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def coturn(tmp_path_factory):
+    binary = shutil.which("turnserver")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("coturn is not installed (apt-get install coturn); .ci/run installs it")
+        pytest.skip("coturn is not installed: apt-get install coturn to run the TURN tests")
+    port = free_port()
+    log = tmp_path_factory.mktemp("coturn") / "turnserver.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            turnserver_command(binary, SECRET, "127.0.0.1", port, (51000, 51200)),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    wait_for_port(port, process, log)
+    yield f"turn:127.0.0.1:{port}?transport=udp"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def wait_for_port(port, process, log, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            try:  # a moment for coturn to open its port, noticing an early exit
+                process.wait(timeout=0.1)
+                pytest.fail(f"coturn exited:\n{log.read_text()}")
+            except subprocess.TimeoutExpired:
+                pass
+    pytest.fail(f"coturn did not listen on {port}:\n{log.read_text()}")
+
+
+def join_relay_only(new_page, server, room, name, extra=""):
+    page = new_page(f"{server.url}/?room={room}&relay=1{extra}")
+    expect(page.locator("#signaling-state")).to_have_text("connected")
+    page.fill("#name", name)
+    page.click("#join")
+    return page
+
+
+def test_relay_only_pages_connect_through_coturn(coturn, start_server, new_page, room):
+    server = start_server(2, TURN_URLS=coturn, TURN_SECRET=SECRET)
+    ann = join_relay_only(new_page, server, room, "Ann")
+    bob = join_relay_only(new_page, server, room, "Bob")
+    for page in (ann, bob):
+        expect(page.locator("#connection-state")).to_have_text("connected")
+        assert page.evaluate(SELECTED_CANDIDATE_TYPE) == ["relay", "relay"]
+    ann.fill("#message", "through the relay")
+    ann.click("#send")
+    expect(bob.locator("#log")).to_contain_text("Ann: through the relay")
+
+
+def test_a_wrong_secret_makes_ice_fail_visibly(coturn, start_server, new_page, room):
+    server = start_server(2, TURN_URLS=coturn, TURN_SECRET="not-the-secret")
+    pages = [
+        join_relay_only(new_page, server, room, name, "&iceTimeout=2000") for name in ("Ann", "Bob")
+    ]
+    for page, other in zip(pages, ("Bob", "Ann"), strict=True):
+        expect(page.locator("#log")).to_contain_text(f"Could not connect to {other}")
+        expect(page.locator("#connection-state")).not_to_have_text("connected")
