@@ -17,6 +17,7 @@ const chatLog = document.querySelector('#log');
 const sendForm = document.querySelector('#send-form');
 const messageInput = document.querySelector('#message');
 const sendButton = document.querySelector('#send');
+const statsPanels = document.querySelector('#stats');
 
 const signaling = new Signaling();
 
@@ -107,6 +108,7 @@ function createConnection() {
   pc.onconnectionstatechange = () => onConnectionStateChange(pc);
   pc.ondatachannel = (event) => setUpChannel(event.channel);
   superviseConnection(pc, {restart: () => restartIce(pc), giveUp: () => giveUp(pc)});
+  watchStats(pc, statsPanels, 'Peer connection');
   showBadge(connectionState, pc.connectionState);
   return pc;
 }

@@ -23,6 +23,7 @@ const chatLog = document.querySelector('#log');
 const sendForm = document.querySelector('#send-form');
 const messageInput = document.querySelector('#message');
 const sendButton = document.querySelector('#send');
+const statsPanels = document.querySelector('#stats');
 
 const signaling = new Signaling();
 
@@ -146,6 +147,7 @@ function createConnection(peer) {
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
   pc.ondatachannel = (event) => setUpChannel(peer, event.channel);
   superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUpOn(peer)});
+  watchStats(pc, statsPanels, peer.name);
   showBadge(peer.badge, pc.connectionState);
   return pc;
 }

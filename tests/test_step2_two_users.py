@@ -101,6 +101,18 @@ def test_a_taken_name_is_refused_with_a_clear_message(join):
     expect(other.locator("#join-error")).to_contain_text("already uses that name")
 
 
+def test_the_stats_panel_shows_the_chosen_candidate_pair(join):
+    ann = join("Ann")
+    join("Bob")
+    expect_connected(ann, "Bob")
+    stats = ann.locator("#stats table.stats")
+    expect(stats.locator("tr[data-stat=connection]")).to_contain_text("connected")
+    expect(stats.locator("tr[data-stat=local-candidate]")).to_contain_text("host")
+    expect(stats.locator("tr[data-stat=remote-candidate]")).to_contain_text("host")
+    expect(stats.locator("tr[data-stat=round-trip]")).to_contain_text(" ms")
+    expect(stats.locator("tr[data-stat=sent]")).to_contain_text("KiB/s")
+
+
 def test_each_page_holds_exactly_one_peer_connection(join):
     ann = join("Ann")
     bob = join("Bob")

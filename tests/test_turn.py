@@ -78,6 +78,10 @@ def test_relay_only_pages_connect_through_coturn(coturn, start_server, new_page,
     for page in (ann, bob):
         expect(page.locator("#connection-state")).to_have_text("connected")
         assert page.evaluate(SELECTED_CANDIDATE_TYPE) == ["relay", "relay"]
+        # The learner sees it in the stats panel too.
+        local = page.locator("#stats tr[data-stat=local-candidate]")
+        expect(local).to_contain_text("relay 127.0.0.1")
+        expect(local).to_contain_text("to the TURN server over udp")
     ann.fill("#message", "through the relay")
     ann.click("#send")
     expect(bob.locator("#log")).to_contain_text("Ann: through the relay")
