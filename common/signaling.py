@@ -184,6 +184,11 @@ def attach(socketio, rooms, ice_servers, on_depart=None):
     """Registers the contract's events on `socketio`. `ice_servers(member)` gives the ICE list;
     `on_depart(member)`, when given, runs after a member has left or disconnected."""
 
+    # Joining and leaving are atomic with their announcements: whoever joins later is listed in no
+    # peer-joined and sees everyone earlier in its ack; whoever was there earlier gets exactly one
+    # peer-joined for each later member.
+    membership = threading.Lock()
+
     def refuse(event, err):
         log.info("%s refused for %s: %s (%s)", event, request.sid, err.code, err.message)
         return err.ack()
@@ -193,13 +198,12 @@ def attach(socketio, rooms, ice_servers, on_depart=None):
         try:
             data = payload(args)
             room, name = clean_room(data.get("room")), clean_name(data.get("name"))
-            member, peers = rooms.join(request.sid, room, name)
+            with membership:
+                member, peers = rooms.join(request.sid, room, name)
+                socketio.emit("peer-joined", {"id": member.id, "name": member.name}, to=room)
+                join_room(room)
         except SignalingError as err:
             return refuse("join", err)
-        join_room(room)
-        socketio.emit(
-            "peer-joined", {"id": member.id, "name": member.name}, to=room, skip_sid=request.sid
-        )
         log.info("%s (%s) joined %s", member.name, member.id, room)
         return {
             "ok": True,
@@ -234,11 +238,12 @@ def attach(socketio, rooms, ice_servers, on_depart=None):
         depart(request.sid)
 
     def depart(sid):
-        member = rooms.leave(sid)
-        if member is None:
-            return
-        leave_room(member.room, sid=sid)
-        socketio.emit("peer-left", {"id": member.id}, to=member.room)
+        with membership:
+            member = rooms.leave(sid)
+            if member is None:
+                return
+            leave_room(member.room, sid=sid)
+            socketio.emit("peer-left", {"id": member.id}, to=member.room)
         log.info("%s (%s) left %s", member.name, member.id, member.room)
         if on_depart:
             on_depart(member)

@@ -6,6 +6,7 @@ a marker signal sent afterwards is the next event the target sees, nothing came 
 """
 
 import json
+import threading
 
 import pytest
 
@@ -160,6 +161,31 @@ def test_room_capacity_is_enforced(server, connect, room):
     assert all(name != "peer-joined" or data["name"] != "late" for name, data in events)
     # A place is free again.
     assert late.call("join", {"room": room, "name": "late"})["ok"] is True
+
+
+def test_simultaneous_joins_give_everyone_the_same_room(server, connect, room):
+    members = [connect() for _ in range(server.capacity)]
+    acks = [None] * len(members)
+
+    def join(index):
+        acks[index] = members[index].call("join", {"room": room, "name": f"user{index}"})
+
+    threads = [threading.Thread(target=join, args=(i,)) for i in range(len(members))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = {ack["id"] for ack in acks}
+    assert len(ids) == len(members)
+    for member, ack in zip(members, acks, strict=True):
+        seen = [peer["id"] for peer in ack["peers"]]
+        later = len(members) - 1 - len(seen)  # one peer-joined for each later member
+        seen += [data["id"] for event, data in (member.next_event() for _ in range(later))]
+        assert sorted(seen) == sorted(ids - {ack["id"]})
+    # No duplicate or stray announcement follows: the next event everyone sees is this leave.
+    members[0].call("leave")
+    for member in members[1:]:
+        assert member.next_event() == ("peer-left", {"id": acks[0]["id"]})
 
 
 # --- signal -------------------------------------------------------------------------------------
