@@ -45,8 +45,8 @@ def step3(start_server):
 def join(step3, room, new_page):
     """join(name) -> a page that has joined the test's room under that name."""
 
-    def join_as(name, server=step3):
-        page = new_page(f"{server.url}/?room={room}")
+    def join_as(name, server=step3, query=""):
+        page = new_page(f"{server.url}/?room={room}{query}")
         expect(page.locator("#signaling-state")).to_have_text("connected")
         expect(page.locator("#room")).to_have_value(room)
         page.fill("#name", name)
@@ -272,3 +272,15 @@ def test_a_private_chat_survives_a_signaling_restart(join, own_server):
     say(cat, "Ann", "hi Ann, I came later")
     expect(entry(ann, "Cat").locator(".unread")).to_have_text("1")
     assert connections(ann) == 2 and connections(bob) == 1
+
+
+def test_a_connection_that_cannot_come_up_is_restarted_then_closed(join):
+    # Relay-only with no TURN server: ICE has no candidate at all, so it can never connect.
+    ann = joined(join("Ann", query="&relay=1&iceTimeout=1000"), "Ann")
+    joined(join("Bob", query="&relay=1&iceTimeout=1000"), "Bob")
+    open_chat(ann, "Bob")
+    log = pane(ann, "Bob").locator(".log")
+    expect(log).to_contain_text("restarting ICE")
+    expect(log).to_contain_text("Could not connect to Bob, even after an ICE restart.")
+    expect(pane(ann, "Bob").locator(".connection-state")).to_have_text("closed")
+    assert connections(ann) == 0
