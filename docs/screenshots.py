@@ -56,7 +56,52 @@ def step2(browser, url):
     return ann
 
 
-STEPS = {1: step1, 2: step2}
+def step3(browser, url):
+    ann, bob, cat = (user(browser, f"{url}/?room=demo", n) for n in ("Ann", "Bob", "Cat"))
+    bob.locator('#users li[data-peer-name="Ann"] button').click()
+    chat = bob.locator('.chat[data-peer-name="Ann"]')
+    expect(chat.locator(".send")).to_be_enabled()
+    chat.locator(".message").fill("Ann, lunch at one?")
+    chat.locator(".send").click()
+    cat.locator('#users li[data-peer-name="Ann"] button').click()
+    chat = cat.locator('.chat[data-peer-name="Ann"]')
+    expect(chat.locator(".send")).to_be_enabled()
+    chat.locator(".message").fill("Psst, only you can read this.")
+    chat.locator(".send").click()
+    ann.locator('#users li[data-peer-name="Bob"] button').click()
+    chat = ann.locator('.chat[data-peer-name="Bob"]')
+    expect(chat.locator(".log")).to_contain_text("lunch at one")
+    chat.locator(".message").fill("Sure, see you there.")
+    chat.locator(".send").click()
+    expect(ann.locator('#users li[data-peer-name="Cat"] .unread')).to_have_text("1")
+    expect(ann.locator("#stats tr[data-stat=round-trip]").first).to_be_visible()
+    return ann
+
+
+def step4(browser, url):
+    pages = [user(browser, f"{url}/?room=demo", n) for n in ("Ann", "Bob", "Cat", "Dan")]
+    for page in pages:
+        expect(page.locator("#channel-count")).to_have_text("3")
+    for page, text in zip(pages, ("Hello everyone!", "Hi Ann", "Hey all", "Dan here"), strict=True):
+        say(page, text)
+    expect(pages[0].locator("#log")).to_contain_text("Dan: Dan here")
+    return pages[0]
+
+
+def step5(browser, url):
+    pages = [user(browser, f"{url}/?room=demo", n) for n in ("Ann", "Bob", "Cat")]
+    ann = pages[0]
+    expect(ann.locator(".remote-tile")).to_have_count(2, timeout=20000)
+    pages[2].click("#mic-toggle")
+    ann.wait_for_function(
+        "[...document.querySelectorAll('.remote-tile video')].every(v => v.videoWidth > 0)"
+    )
+    expect(ann.locator('.remote-tile[data-peer-name="Cat"] .tile-status')).to_have_text("muted")
+    expect(ann.locator("#stats tr[data-stat=video-in]").first).to_contain_text("fps")
+    return ann
+
+
+STEPS = {1: step1, 2: step2, 3: step3, 4: step4, 5: step5}
 
 
 def main(argv):

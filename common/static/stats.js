@@ -14,7 +14,7 @@ function watchStats(pc, container, title) {
   caption.textContent = title;
   container.append(table);
   let previous = null;
-  const timer = setInterval(async () => {
+  const refresh = async () => {
     if (pc.signalingState === 'closed') {
       clearInterval(timer);
       table.remove();
@@ -23,7 +23,9 @@ function watchStats(pc, container, title) {
     const report = await pc.getStats();
     showRows(table, describeStats(pc, report, previous));
     previous = report;
-  }, STATS_INTERVAL_MS);
+  };
+  const timer = setInterval(refresh, STATS_INTERVAL_MS);
+  refresh();
 }
 
 function describeStats(pc, report, previous) {
