@@ -39,6 +39,8 @@ STEPS = {
     4: "a group chat, a full mesh",
 }
 ECHO_PREFIX = "echo: "
+MAX_MESSAGE_CHARS = 2000  # as the pages (common/static/ui.js)
+REJOIN_ATTEMPTS = 5
 ANIMALS = ["Otter", "Heron", "Lynx", "Puffin", "Badger", "Gecko", "Marten", "Ibis", "Koala"]
 
 
@@ -75,7 +77,9 @@ class ChatPeer:
         self.step = step
         self.name = name
         self.echo = echo
+        self.room = None
         self.my_id = None
+        self.lost = False  # joined, but the signaling server is gone for now
         self.ice_servers = []
         self.members = {}  # member id -> Member
         self.events = asyncio.Queue()
@@ -84,6 +88,7 @@ class ChatPeer:
             ("peer-left", self.on_peer_left),
             ("signal", self.on_signal),
             ("disconnect", self.on_signaling_lost),
+            ("connect", self.on_signaling_back),
         ]:
             signaling.on(event, lambda data, handler=handler: self.post(handler, data))
 
@@ -106,12 +111,8 @@ class ChatPeer:
 
     async def join(self, room):
         ack = await self.signaling.join(room, self.name)
-        self.my_id = ack["id"]
-        # The server's list (empty by default), so aiortc never reaches for a public STUN server.
-        self.ice_servers = [
-            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
-            for s in ack["iceServers"]
-        ]
+        self.room = room
+        self.accept(ack)
         say(f"* You joined room {room} as {self.name} (step {self.step}: {STEPS[self.step]}).")
         members = [self.add_member(peer) for peer in ack["peers"]]
         if self.step == 3:
@@ -124,6 +125,14 @@ class ChatPeer:
             for member in members:
                 await self.call(member)
 
+    def accept(self, ack):
+        self.my_id = ack["id"]
+        # The server's list (empty by default), so aiortc never reaches for a public STUN server.
+        self.ice_servers = [
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in ack["iceServers"]
+        ]
+
     def explain_step3(self, members):
         here = ", ".join(shown(m.name) for m in members) or "nobody else yet"
         say(f"* Here: {here}. They can click your name to chat with you.")
@@ -133,7 +142,7 @@ class ChatPeer:
         for member in list(self.members.values()):
             await self.hang_up(member)
         self.members.clear()
-        if self.my_id is not None:
+        if self.my_id is not None and not self.lost:
             self.my_id = None
             try:
                 await self.signaling.leave()
@@ -147,6 +156,8 @@ class ChatPeer:
         return self.members[peer["id"]]
 
     async def on_peer_joined(self, peer):
+        if await self.is_returning(peer):
+            return
         member = self.add_member(peer)
         then = "" if self.step == 3 else "; they are calling you"
         say(f"* {shown(member.name)} joined{then}.")
@@ -157,11 +168,68 @@ class ChatPeer:
             say(f"* {shown(member.name)} left.")
             await self.hang_up(member)
 
-    async def on_signaling_lost(self, _reason=None):
-        if self.my_id is not None:
-            say("! Lost the signaling server, so you left the room.")
+    # After a signaling outage: the connections that are up do not need the server and go on,
+    # as in the pages. Once back, we join again under a new id, and so does everyone else.
+
+    async def on_signaling_lost(self, reason=None):
+        if self.my_id is None:
+            return
+        if not self.signaling.reconnecting(reason):
+            say("! The signaling server closed the connection, so you left the room.")
             self.my_id = None
             self.stop()
+            return
+        self.lost = True
+        say("* Lost the signaling server; chats that are up go on peer to peer. Reconnecting...")
+
+    async def on_signaling_back(self, _data=None):
+        if not self.lost:
+            return  # the first connection, not a reconnection
+        for attempt in range(1, REJOIN_ATTEMPTS + 1):
+            try:
+                ack = await self.signaling.join(self.room, self.name)
+                break
+            except SignalingError as error:
+                # name-taken: the server has not yet noticed that our old connection is gone.
+                if error.code != "name-taken" or attempt == REJOIN_ATTEMPTS:
+                    say(f"! Could not rejoin the room: {error}")
+                    self.lost, self.my_id = False, None
+                    self.stop()
+                    return
+                await asyncio.sleep(attempt)
+        self.lost = False
+        self.accept(ack)
+        say("* Signaling is back: rejoined the room.")
+        present = {peer["name"] for peer in ack["peers"]}
+        for member in list(self.members.values()):
+            if member.name not in present and not is_connected(member):
+                await self.drop(member)  # gone meanwhile
+        for peer in ack["peers"]:
+            if peer["id"] in self.members or await self.is_returning(peer):
+                continue
+            member = self.add_member(peer)
+            if self.step != 3:
+                await self.call(member)  # as a newcomer would
+
+    async def is_returning(self, peer):
+        """True if `peer` is a member we know by name, back under a new id after an outage."""
+        known = next(
+            (m for m in self.members.values() if m.name == peer["name"] and m.id != peer["id"]),
+            None,
+        )
+        if known is None:
+            return False
+        if self.step != 3 and not is_connected(known):
+            await self.drop(known)  # a connection to someone who is gone: they will call again
+            return False
+        del self.members[known.id]
+        known.id = peer["id"]
+        self.members[known.id] = known
+        return True
+
+    async def drop(self, member):
+        self.members.pop(member.id, None)
+        await self.hang_up(member)
 
     async def hang_up(self, member):
         connection, member.connection, member.channel = member.connection, None, None
@@ -182,9 +250,12 @@ class ChatPeer:
 
     # Steps 2 and 4: the newcomer calls each member already in the room.
     async def call(self, member):
-        member.connection = self.create_connection(member)
-        self.set_up_channel(member, member.connection.createDataChannel("chat"))
-        await self.make_offer(member)
+        try:
+            member.connection = self.create_connection(member)
+            self.set_up_channel(member, member.connection.createDataChannel("chat"))
+            await self.make_offer(member)
+        except Exception as error:
+            say(f"! Could not call {shown(member.name)}: {error}")
 
     async def make_offer(self, member):
         # No trickle: this returns once every candidate is gathered, and they are in the SDP.
@@ -200,7 +271,7 @@ class ChatPeer:
     async def send_signal(self, member, data):
         try:
             await self.signaling.send(member.id, data)
-        except (SignalingError, TimeoutError) as error:
+        except Exception as error:  # refused, timed out, or the server is gone
             say(f"! Could not send a signal to {shown(member.name)}: {error}")
 
     async def on_signal(self, message):
@@ -274,8 +345,11 @@ class ChatPeer:
         if channel is not member.channel:
             return
         say(f"* Chat channel with {shown(member.name)} is open.")
+        self.send_outbox(member)
+
+    def send_outbox(self, member):
         while member.outbox:
-            channel.send(member.outbox.pop(0))
+            member.channel.send(member.outbox.pop(0))
 
     def on_message(self, member, channel, text):
         if isinstance(text, bytes):
@@ -283,11 +357,14 @@ class ChatPeer:
         say(f"{shown(member.name)}: {shown(text)}")
         # Never echo an echo: two echoing peers would otherwise talk forever.
         if self.echo and not text.startswith(ECHO_PREFIX) and channel.readyState == "open":
-            channel.send(ECHO_PREFIX + text)
+            channel.send((ECHO_PREFIX + text)[:MAX_MESSAGE_CHARS])
 
     async def on_typed(self, line):
         text = line.rstrip("\r\n")
         if not text.strip():
+            return
+        if len(text) > MAX_MESSAGE_CHARS:
+            say(f"* Messages are limited to {MAX_MESSAGE_CHARS} characters; not sent.")
             return
         if self.step == 3 and text.startswith("@"):
             await self.send_private(text)
@@ -320,7 +397,7 @@ class ChatPeer:
             say(f"* Opening a chat with {shown(member.name)}: offer sent.")
             await self.make_offer(member)
         elif member.channel is not None and member.channel.readyState == "open":
-            self.on_channel_open(member, member.channel)  # sends the outbox
+            self.send_outbox(member)
 
     def addressee(self, text):
         """The member whose name `text` starts with (names are unique ignoring case)."""
@@ -331,6 +408,10 @@ class ChatPeer:
             and text[len(m.name) : len(m.name) + 1] in ("", " ")
         ]
         return max(matches, key=lambda m: len(m.name), default=None)
+
+
+def is_connected(member):
+    return member.connection is not None and member.connection.connectionState == "connected"
 
 
 def candidate_from_browser(data):
@@ -348,17 +429,20 @@ def read_stdin(loop, peer):
     """Hands each line typed on stdin to the peer; at the end of input, stops it. Runs on its own
     thread, reading the file descriptor directly: the interpreter's buffered stdin is not safe
     to leave blocked in a thread at exit."""
+
+    def hand_over(*call):
+        with contextlib.suppress(RuntimeError):  # the loop has ended: nobody listens any more
+            loop.call_soon_threadsafe(*call)
+
     pending = b""
-    try:
+    with contextlib.suppress(OSError):
         while chunk := os.read(sys.stdin.fileno(), 4096):
             *lines, pending = (pending + chunk).split(b"\n")
             for line in lines:
-                loop.call_soon_threadsafe(peer.post, peer.on_typed, line.decode(errors="replace"))
-    except OSError:
-        pass
+                hand_over(peer.post, peer.on_typed, line.decode(errors="replace"))
     if pending:
-        loop.call_soon_threadsafe(peer.post, peer.on_typed, pending.decode(errors="replace"))
-    loop.call_soon_threadsafe(peer.stop)
+        hand_over(peer.post, peer.on_typed, pending.decode(errors="replace"))
+    hand_over(peer.stop)
 
 
 def stop_on_signals(loop, peer):
@@ -380,13 +464,15 @@ def stop_on_signals(loop, peer):
 
 async def run(args):
     loop = asyncio.get_running_loop()
-    signaling = Signaling(loop)
+    signaling = Signaling(loop, verify=not args.insecure)
     peer = ChatPeer(signaling, args.step, args.name, args.echo)
     try:
         await signaling.connect(args.url)
     except Exception as error:
         say(f"! Cannot reach the signaling server at {args.url}: {error}")
         say(f"  Is it running? Start it with: STEP={args.step} make run")
+        if args.url.startswith("https:") and not args.insecure:
+            say("  A self-signed certificate (HTTPS=1 make run)? Add --insecure to accept it.")
         return 1
     say(f"* Connected to the signaling server at {args.url}.")
     try:
@@ -432,6 +518,11 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--echo", action="store_true", help="answer every message with 'echo: <message>'"
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="accept the server's self-signed certificate (HTTPS=1 make run)",
     )
     return parser.parse_args(argv)
 

@@ -8,6 +8,7 @@ sent it.
 """
 
 import asyncio
+import contextlib
 import threading
 
 import engineio
@@ -44,19 +45,34 @@ class InOrderClient(socketio.Client):
 class Signaling:
     """connect(url), then join(room, name) -> ack, send(to, data), leave(), close().
 
-    on(event, handler) registers a plain function for 'peer-joined', 'peer-left', 'signal' or
-    'disconnect'; it runs on the asyncio loop with the event's payload.
+    on(event, handler) registers a plain function for 'peer-joined', 'peer-left', 'signal', and
+    socket.io's 'connect' and 'disconnect'; it runs on the asyncio loop with the event's payload.
+    After a 'disconnect', `reconnecting(reason)` says whether the client tries to connect again
+    (as the browser's socket.io client does, unless the connection was closed on purpose); a
+    'connect' follows when it succeeds. The server then no longer knows us: join again.
     """
 
-    def __init__(self, loop):
+    def __init__(self, loop, verify=True):
         self.loop = loop
-        # No reconnection: a member who comes back is a new member (the contract), which this
-        # small client does not try to be. handle_sigint=False: Ctrl+C is the peer's to handle.
-        self.sio = InOrderClient(reconnection=False, handle_sigint=False)
+        # handle_sigint=False: Ctrl+C is the peer's to handle. verify=False accepts a
+        # self-signed certificate (HTTPS=1 make run).
+        self.sio = InOrderClient(handle_sigint=False, ssl_verify=verify)
+
+    @property
+    def connected(self):
+        return self.sio.connected
+
+    @staticmethod
+    def reconnecting(reason):
+        return reason not in (
+            socketio.Client.reason.CLIENT_DISCONNECT,
+            socketio.Client.reason.SERVER_DISCONNECT,
+        )
 
     def on(self, event, handler):
         def hand_over(data=None):
-            if not self.loop.is_closed():  # a late 'disconnect' can come after the loop ended
+            # A late 'disconnect' can come after the loop has ended: nobody listens any more.
+            with contextlib.suppress(RuntimeError):
                 self.loop.call_soon_threadsafe(handler, data)
 
         self.sio.on(event, hand_over)
@@ -81,7 +97,8 @@ class Signaling:
         acked = self.loop.create_future()
 
         def on_ack(ack=None):
-            self.loop.call_soon_threadsafe(settle, ack)
+            with contextlib.suppress(RuntimeError):  # an ack after the loop ended
+                self.loop.call_soon_threadsafe(settle, ack)
 
         def settle(ack):
             if not acked.done():
@@ -94,8 +111,9 @@ class Signaling:
         return ack
 
     def close(self, wait=1.0):
-        """Disconnects. The client library can linger seconds over the closing handshake, while
-        the server sees the close at once, so this waits at most `wait` seconds."""
-        closer = threading.Thread(target=self.sio.disconnect, daemon=True)
+        """Disconnects, or stops trying to reconnect. The client library can linger seconds
+        over the closing handshake, while the server sees the close at once, so this waits at
+        most `wait` seconds."""
+        closer = threading.Thread(target=self.sio.shutdown, daemon=True)
         closer.start()
         closer.join(wait)
