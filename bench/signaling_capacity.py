@@ -1,0 +1,179 @@
+"""Signaling capacity: this project's Flask-SocketIO server against a minimal Node socket.io 4
+server with the same contract (bench/reference/server.js), in the same run, on loopback.
+
+1. Throughput: K sender/receiver pairs exchange acknowledged `signal`s with WINDOW in flight each
+   (bench/signaling_load.js, a Node socket.io client, drives both servers): signals per second,
+   ack latency p50/p99, server CPU (cores) and memory.
+2. Idle connections: how much memory one server process needs to hold 1k, 2k, 5k connections.
+
+    .venv/bin/python -m bench.signaling_capacity            # writes bench/results/signaling.json
+    .venv/bin/python -m bench.signaling_capacity --quick    # a short run to try it
+
+Our server runs with its rate limit lifted (SIGNAL_RATE/SIGNAL_BURST), as the reference has none;
+order preservation (async_handlers=False), validation and the other limits stay on.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.soak import rss_mib
+from tests.server import ROOT, Server, free_port
+
+RESULTS = ROOT / "bench" / "results"
+REFERENCE = ROOT / "bench" / "reference"
+LOAD = ["node", str(ROOT / "bench" / "signaling_load.js")]
+UNLIMITED = {"SIGNAL_RATE": "1e9", "SIGNAL_BURST": "1e9", "MAX_ROOMS": "100000"}
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class NodeReference:
+    """bench/reference/server.js on a free port (npm ci first when its modules are missing)."""
+
+    def __init__(self):
+        if not (REFERENCE / "node_modules").is_dir():
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=REFERENCE, check=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "PORT": str(self.port), "MAX_ROOM_SIZE": "2"}
+        self.process = subprocess.Popen(
+            ["node", "server.js"], cwd=REFERENCE, env=env, stdout=subprocess.PIPE, text=True
+        )
+        self.process.stdout.readline()  # "reference signaling server on PORT"
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+class Sampler:
+    """Samples a process's RSS while a block runs; reports CPU cores used and peak RSS."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.done = pid, 0.0, threading.Event()
+
+    def __enter__(self):
+        self.cpu, self.wall = cpu_seconds(self.pid), time.monotonic()
+        threading.Thread(target=self.sample, daemon=True).start()
+        return self
+
+    def sample(self):
+        while not self.done.wait(0.2):
+            self.peak = max(self.peak, rss_mib(self.pid))
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.cores = (cpu_seconds(self.pid) - self.cpu) / (time.monotonic() - self.wall)
+        self.peak = max(self.peak, rss_mib(self.pid))
+
+
+def throughput(url, pid, pairs, window, seconds):
+    with Sampler(pid) as sampler:
+        done = subprocess.run(
+            [*LOAD, url, str(pairs), str(window), str(seconds)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 120,
+        )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**result, "serverCores": sampler.cores, "serverPeakRssMiB": sampler.peak}
+
+
+def idle_memory(url, pid, count):
+    before = rss_mib(pid)
+    client = subprocess.Popen(
+        [*LOAD, "idle", url, str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    started = time.monotonic()
+    ready = json.loads(client.stdout.readline())
+    seconds = time.monotonic() - started
+    after = rss_mib(pid)
+    client.stdin.close()
+    client.wait(timeout=60)
+    return {
+        "connections": ready["idle"],
+        "connectSeconds": seconds,
+        "rssBeforeMiB": before,
+        "rssMiB": after,
+        "perConnectionKiB": (after - before) * 1024 / max(1, ready["idle"]),
+    }
+
+
+def machine():
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "model": model,
+        "python": platform.python_version(),
+        "node": subprocess.run(
+            ["node", "--version"], capture_output=True, text=True
+        ).stdout.strip(),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "loadAverage": os.getloadavg(),
+    }
+
+
+class OurServer(Server):
+    def __init__(self, log_dir):
+        super().__init__(2, log_dir, **UNLIMITED)
+
+
+def measure(start, args):
+    """Throughput runs on one server, then each idle count on a fresh one."""
+    server = start()
+    try:
+        pid = server.process.pid
+        runs = [throughput(server.url, pid, n, args.window, args.seconds) for n in args.pairs]
+    finally:
+        server.stop()
+    idle = []
+    for count in args.idle:
+        server = start()
+        try:
+            idle.append(idle_memory(server.url, server.process.pid, count))
+        finally:
+            server.stop()
+    return {"throughput": runs, "idle": idle}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--window", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--idle", type=int, nargs="+", default=[1000, 2000, 5000])
+    parser.add_argument("--quick", action="store_true", help="2 s runs, 200 idle connections")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.pairs, args.seconds, args.idle = [4], 2, [200]
+    results = {"machine": machine(), "window": args.window}
+    with tempfile.TemporaryDirectory() as logs:
+        results["python"] = measure(lambda: OurServer(Path(logs)), args)
+    results["node"] = measure(NodeReference, args)
+    results["machine"]["loadAverageAfter"] = os.getloadavg()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "signaling.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
