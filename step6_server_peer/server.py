@@ -1,0 +1,87 @@
+"""Step 6: the server is a WebRTC peer. Each browser joins through the same signaling as before,
+then opens ONE RTCPeerConnection, to the server (aiortc), instead of one to every other member.
+
+Two events are new, on top of join/leave (common/signaling.py):
+
+- `slots` (no payload) -> `{"ok": true, "slots": N}`: how many other members a page can see and
+  hear, so that it offers that many receive-only video and audio transceivers;
+- `offer` `{"description": {"type": "offer", "sdp"}}` -> `{"ok": true, "description": ANSWER}`.
+  The browser sends its offer once ICE gathering is complete, and the answer carries the
+  server's candidates: aiortc does not trickle, and nothing else is ever negotiated.
+
+Errors come back in the signaling contract's shape, `{"ok": false, "error": {"code", "message"}}`,
+with a code among `not-joined`, `invalid`, `too-large`, `already-connected`, `no-address` and
+`failed`. `GET /server-peer/stats` counts the server peer's live connections and asyncio tasks.
+
+Room cap: 6. The server decodes each member's video once and encodes it again for each member
+who watches it, so the work grows like n(n-1); six members at 320x240 and 15 frames a second fit
+on 2 cores (see README.md for the numbers). MAX_ROOM_SIZE in the environment overrides the cap.
+"""
+
+import logging
+from pathlib import Path
+
+from flask import request
+
+from common.app import create_app
+from common.ice import ice_servers
+from common.signaling import SignalingError, payload
+from step6_server_peer.server_peer import ServerPeer
+
+ROOM_CAPACITY = 6
+# An offer with its slots is bigger than a step 2-5 signal (64 KiB): about 36 KB for 5 slots.
+OFFER_MAX_BYTES = 128 * 1024
+OPEN_HINT = "in two to six tabs (other machines need HTTPS for the camera; see the README)."
+
+log = logging.getLogger("server-peer")
+
+
+def create():
+    logging.getLogger("aioice").setLevel(logging.WARNING)
+    server_peer = ServerPeer(still_joined=lambda member: still_joined(rooms, member))
+    server_peer.ice_servers_from(ice_servers(None))
+    app, socketio = create_app(
+        Path(__file__).parent, room_capacity=ROOM_CAPACITY, on_depart=server_peer.depart
+    )
+    rooms = app.extensions["rooms"]
+    server_peer.slot_count = rooms.capacity - 1
+
+    @socketio.on("slots")
+    def on_slots(*args):
+        return {"ok": True, "slots": server_peer.slot_count}
+
+    @socketio.on("offer")
+    def on_offer(*args):
+        try:
+            member = rooms.member(request.sid)
+            offer = clean_offer(payload(args))
+            description = server_peer.answer(member, offer)
+        except SignalingError as err:
+            log.info("offer refused for %s: %s (%s)", request.sid, err.code, err.message)
+            return err.ack()
+        return {"ok": True, "description": description}
+
+    # For instructors and tests: how many aiortc connections and asyncio tasks are alive.
+    app.get("/server-peer/stats")(server_peer.stats)
+    return app, socketio
+
+
+def still_joined(rooms, member):
+    try:
+        return rooms.member(member.sid) is member
+    except SignalingError:
+        return False
+
+
+def clean_offer(data):
+    description = data.get("description")
+    if (
+        not isinstance(description, dict)
+        or description.get("type") != "offer"
+        or not isinstance(description.get("sdp"), str)
+        or not description["sdp"]
+    ):
+        raise SignalingError("invalid", "send {description: {type: 'offer', sdp}}")
+    if len(description["sdp"].encode()) > OFFER_MAX_BYTES:
+        raise SignalingError("too-large", f"the offer is over {OFFER_MAX_BYTES} bytes")
+    return description

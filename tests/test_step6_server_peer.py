@@ -1,0 +1,261 @@
+"""Step 6: the server is a WebRTC peer (aiortc). Each browser holds one RTCPeerConnection, to the
+server, which passes the chat and everyone's video and sound on to the others.
+
+The browser tests use at most three pages each (fake camera and microphone). The `offer` event's
+errors are checked without a browser, with a python-socketio client and offers made by aiortc.
+"""
+
+import asyncio
+import json
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection
+from playwright.sync_api import expect
+
+from step6_server_peer import server as step6_server
+from tests.signaling_client import Member
+
+HOSTILE = "<img src=x onerror=pwned=1>"
+
+
+@pytest.fixture
+def step6(start_server):
+    return start_server(6)
+
+
+def open_page(new_page, server, room, name):
+    page = new_page(f"{server.url}/?room={room}")
+    expect(page.locator("#signaling-state")).to_have_text("connected")
+    page.fill("#name", name)
+    page.click("#join")
+    return page
+
+
+def expect_one_connection(page, people):
+    """The page shows, and really holds, one connection (to the server), with the chat open."""
+    expect(page.locator("#server-state")).to_have_text("connected")
+    expect(page.locator("#connection-count")).to_have_text("1")
+    expect(page.locator("#send")).to_be_enabled()
+    expect(page.locator("#members li")).to_have_count(people)
+    assert page.evaluate("openPeerConnections().length") == 1
+
+
+def chat(page, text):
+    expect(page.locator("#send")).to_be_enabled()
+    page.fill("#message", text)
+    page.click("#send")
+
+
+def expect_video_from(page, name):
+    """`name`'s tile shows real pictures: a width, and frames decoded that keep coming."""
+    page.wait_for_function(
+        """name => {
+          const tile = [...document.querySelectorAll('.remote-tile')]
+            .find((t) => t.dataset.peerName === name);
+          return tile?.querySelector('video').videoWidth > 0;
+        }""",
+        arg=name,
+    )
+    before = page.evaluate("name => framesDecodedFrom(name)", name)
+    page.wait_for_function(
+        "async ([name, before]) => (await framesDecodedFrom(name)) >= before + 5",
+        arg=[name, before],
+        polling=100,
+    )
+
+
+def server_stats(page):
+    return page.evaluate("fetch('/server-peer/stats').then((response) => response.json())")
+
+
+def wait_for_server(page, connections, tasks=None):
+    """Waits until the server peer holds `connections` (and, if given, runs `tasks`)."""
+    page.wait_for_function(
+        """async ([connections, tasks]) => {
+          const stats = await (await fetch('/server-peer/stats')).json();
+          return stats.peerConnections === connections && (tasks === null || stats.tasks === tasks);
+        }""",
+        arg=[connections, tasks],
+        polling=100,
+    )
+
+
+@pytest.mark.browser
+def test_three_users_hold_one_connection_each_and_see_hear_and_chat(step6, room, new_page):
+    users = {name: open_page(new_page, step6, room, name) for name in ("Ann", "Bob", "Cat")}
+    for page in users.values():
+        expect_one_connection(page, 3)
+        expect(page.locator("#summary")).to_contain_text("1 connection per person, 3 in all")
+    assert server_stats(users["Ann"])["peerConnections"] >= 3  # others' tests may share it
+
+    for sender, page in users.items():
+        chat(page, f"hello from {sender}")
+        for receiver, other in users.items():
+            if receiver != sender:
+                line = other.locator("#log li.received", has_text=f"hello from {sender}")
+                expect(line).to_have_count(1)
+    for user, page in users.items():
+        others = [name for name in users if name != user]
+        expect(page.locator("#log li.received")).to_have_text(
+            [f"{name}: hello from {name}" for name in others]
+        )
+        expect(page.locator("#log li.sent")).to_have_text([f"You: hello from {user}"])
+
+    for user, page in users.items():
+        for other in users:
+            if other != user:
+                expect_video_from(page, other)
+        expect(page.locator("#video-count")).to_have_text("2")
+        # Still one connection: the two videos came as slots of it, not as new connections.
+        assert page.evaluate("openPeerConnections().length") == 1
+
+
+@pytest.mark.browser
+def test_leaving_closes_the_server_side_and_frees_the_slot_for_the_next(
+    start_server, room, new_page
+):
+    # A room of two on a server of its own: every connection and task on it is this test's.
+    server = start_server(6, MAX_ROOM_SIZE=2)
+    baseline = stats(server)
+    assert baseline["peerConnections"] == 0
+    ann = open_page(new_page, server, room, "Ann")
+    expect_one_connection(ann, 1)
+    bob = open_page(new_page, server, room, "Bob")
+    expect_one_connection(bob, 2)
+    expect_video_from(ann, "Bob")
+    expect_video_from(bob, "Ann")
+
+    cat = open_page(new_page, server, room, "Cat")
+    expect(cat.locator("#join-error")).to_contain_text("This room is full")
+    assert cat.evaluate("openPeerConnections().length") == 0
+    assert server_stats(ann)["peerConnections"] == 2
+
+    bob.click("#leave")
+    expect(bob.locator("#connection-count")).to_have_text("0")
+    assert bob.evaluate("openPeerConnections().length") == 0
+    expect(ann.locator("#log")).to_contain_text("Bob left.")
+    expect(ann.locator("#video-count")).to_have_text("0")
+    wait_for_server(ann, 1)
+
+    # Cat now gets in, and Ann's one slot shows Cat where it showed Bob.
+    cat.click("#join")
+    expect_one_connection(cat, 2)
+    expect_video_from(ann, "Cat")
+    expect_video_from(cat, "Ann")
+    assert ann.evaluate("openPeerConnections().length") == 1
+
+    cat.context.close()  # closing the tab is a leave too
+    expect(ann.locator("#log")).to_contain_text("Cat left.")
+    wait_for_server(ann, 1)
+    ann.click("#leave")
+    wait_for_server(bob, 0, tasks=baseline["tasks"])
+
+
+@pytest.mark.browser
+def test_the_server_stamps_names_and_hostile_text_stays_text(step6, room, new_page):
+    ann = open_page(new_page, step6, room, "Ann")
+    mallory = open_page(new_page, step6, room, HOSTILE)
+    expect_one_connection(ann, 2)
+    expect_one_connection(mallory, 2)
+
+    chat(mallory, HOSTILE)
+    expect(ann.locator("#log li.received")).to_have_text([f"{HOSTILE}: {HOSTILE}"])
+    expect(ann.locator("#members")).to_contain_text(HOSTILE)
+    expect(ann.locator(".remote-tile .tile-name")).to_have_text([HOSTILE])
+
+    # A message that claims to come from Ann still shows under Mallory's name, and junk is
+    # refused back to its sender only.
+    mallory.evaluate(
+        """() => {
+          channel.send(JSON.stringify({type: 'chat', text: 'I am Ann', from: {name: 'Ann'}}));
+          channel.send('not json');
+          channel.send(JSON.stringify({type: 'chat', text: 'x'.repeat(2001)}));
+          channel.send(JSON.stringify({type: 'chat', text: 'last one'}));
+        }"""
+    )
+    expect(ann.locator("#log li.received")).to_have_text(
+        [f"{HOSTILE}: {HOSTILE}", f"{HOSTILE}: I am Ann", f"{HOSTILE}: last one"]
+    )
+    expect(mallory.locator("#log li.error", has_text="The server says")).to_have_count(2)
+    expect(ann.locator("#log li.error")).to_have_count(0)
+    for page in (ann, mallory):
+        assert page.locator("img").count() == 0
+        assert page.evaluate("typeof window.pwned") == "undefined"
+
+
+def aiortc_offer(with_channel=True):
+    """A real SDP offer, made by aiortc, with or without a data channel."""
+
+    async def make():
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        if with_channel:
+            pc.createDataChannel("chat")
+        pc.addTransceiver("video", direction="recvonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        description = {"type": "offer", "sdp": pc.localDescription.sdp}
+        await pc.close()
+        return description
+
+    # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, make()).result()
+
+
+def error_code(ack):
+    assert ack["ok"] is False, ack
+    assert isinstance(ack["error"]["message"], str) and ack["error"]["message"]
+    return ack["error"]["code"]
+
+
+def stats(server):
+    with urllib.request.urlopen(server.url + "/server-peer/stats", timeout=5) as response:
+        return json.load(response)
+
+
+def test_offers_are_checked_and_answered_in_the_contract_style(start_server, room):
+    server = start_server(6, MAX_ROOM_SIZE=3)
+    member = Member(server.url)
+    try:
+        assert member.call("slots") == {"ok": True, "slots": 2}
+        assert error_code(member.call("offer", {"description": aiortc_offer()})) == "not-joined"
+        member.join(room, "Ann")
+        bad_payloads = [
+            (),
+            ({"description": "v=0"},),
+            ({"description": {"type": "answer", "sdp": "v=0\r\n"}},),
+            ({"description": {"type": "offer", "sdp": ""}},),
+            ({"description": {"type": "offer", "sdp": "not sdp at all"}},),
+            ({"description": aiortc_offer(with_channel=False)},),
+            ({"description": aiortc_offer()}, {"x": 1}),
+        ]
+        for args in bad_payloads:
+            assert error_code(member.emit_raw("offer", *args)) == "invalid", args
+        huge = {"type": "offer", "sdp": "v=0\r\n" + "a=x\r\n" * 30000}
+        assert error_code(member.call("offer", {"description": huge})) == "too-large"
+        assert stats(server)["peerConnections"] == 0
+
+        ack = member.call("offer", {"description": aiortc_offer()})
+        assert ack["ok"] is True, ack
+        assert ack["description"]["type"] == "answer"
+        assert "a=candidate:" in ack["description"]["sdp"]  # no trickle: they are all in it
+        assert stats(server)["peerConnections"] == 1
+        second = member.call("offer", {"description": aiortc_offer()})
+        assert error_code(second) == "already-connected"
+
+        # `leave` is acknowledged once the server has closed its side.
+        assert member.call("leave") == {"ok": True}
+        assert stats(server)["peerConnections"] == 0
+    finally:
+        member.close()
+
+
+def test_the_room_cap_and_the_slots_match(monkeypatch):
+    monkeypatch.delenv("MAX_ROOM_SIZE", raising=False)
+    assert step6_server.ROOM_CAPACITY == 6
+    app, socketio = step6_server.create()
+    assert app.extensions["rooms"].capacity == 6
+    client = socketio.test_client(app)
+    assert client.emit("slots", callback=True) == {"ok": True, "slots": 5}
+    assert "/server-peer/stats" in [rule.rule for rule in app.url_map.iter_rules()]
