@@ -13,13 +13,21 @@ PY_STAMP := $(VENV)/.installed
 JS_STAMP := node_modules/.package-lock.json
 BROWSER_STAMP := $(VENV)/.chromium
 
-.PHONY: run test lint format clean install browser turn
+.PHONY: run test lint format clean install browser turn bench
 
 run: $(PY_STAMP) $(JS_STAMP)
 	@STEP='$(STEP)' PORT='$(PORT)' HOST='$(HOST)' $(PY) -m common.run
 
 test: $(PY_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks: minutes of measurement, on an otherwise idle machine. Writes docs/benchmarks.md.
+bench: $(PY_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
+	$(PY) -m bench.browser_setup
+	$(PY) -m bench.signaling_capacity
+	$(PY) -m bench.soak
+	$(PY) -m bench.suite_cost
+	$(PY) -m bench.report
 
 turn: $(PY_STAMP)
 	@HOST='$(HOST)' $(PY) -m common.turn

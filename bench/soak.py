@@ -29,6 +29,7 @@ import socketio
 from tests.server import Server
 
 TIMEOUT = 10
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 @dataclass
@@ -212,7 +213,10 @@ def main(argv=None):
     parser.add_argument("--signals", type=int, default=20, help="signals each client sends")
     args = parser.parse_args(argv)
     results, args = soak(args.clients, args.rooms, args.rounds, args.signals)
-    print(report(results, args))
+    table = report(results, args)
+    print(table)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "soak.md").write_text(table + "\n")
     failed = any(r.errors or r.lost or r.misdelivered or r.out_of_order for r in results)
     for r in results:
         for error in r.errors[:5]:
