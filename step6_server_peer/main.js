@@ -9,8 +9,8 @@
 //     hold. They are all in our first and only offer, so nothing is ever renegotiated: when
 //     someone joins, the server starts sending their video into a free slot.
 
-// A small picture at a modest frame rate: the server re-encodes each video once for every viewer
-// (see the README for what that costs).
+// A small picture at a modest frame rate: the server decodes, encodes and relays every camera, and
+// every page decodes one video per other member (see the README for what it costs).
 const CAMERA = {width: {ideal: 320}, height: {ideal: 240}, frameRate: {ideal: 15, max: 15}};
 
 const joinForm = document.querySelector('#join-form');
@@ -37,6 +37,7 @@ const memberList = document.querySelector('#members');
 const sendForm = document.querySelector('#send-form');
 const messageInput = document.querySelector('#message');
 const sendButton = document.querySelector('#send');
+const statsPanels = document.querySelector('#stats');
 
 const signaling = new Signaling();
 
@@ -104,8 +105,8 @@ async function join() {
 function explainJoinError(error) {
   switch (error.code) {
     case 'room-full':
-      return `This room is full (${error.message}). The server re-encodes every video for ` +
-        'every viewer, so rooms are capped. Pick another room name.';
+      return `This room is full (${error.message}). The server passes every video on to ` +
+        'every other member, so rooms are capped. Pick another room name.';
     case 'name-taken':
       return 'Someone in this room already uses that name. Pick another one.';
     default:
@@ -155,8 +156,9 @@ async function connectToServer() {
 
 function createConnection() {
   // max-bundle: every m-line on one transport, so the candidates are gathered once.
-  const pc = new RTCPeerConnection({iceServers, bundlePolicy: 'max-bundle'});
+  const pc = new RTCPeerConnection({...peerConfiguration(iceServers), bundlePolicy: 'max-bundle'});
   pc.onconnectionstatechange = () => onConnectionStateChange(pc);
+  watchStats(pc, statsPanels, 'Connection to the server');
   showBadge(serverState, pc.connectionState);
   return pc;
 }

@@ -13,9 +13,10 @@ Errors come back in the signaling contract's shape, `{"ok": false, "error": {"co
 with a code among `not-joined`, `invalid`, `too-large`, `already-connected`, `no-address` and
 `failed`. `GET /server-peer/stats` counts the server peer's live connections and asyncio tasks.
 
-Room cap: 6. The server decodes each member's video once and encodes it again for each member
-who watches it, so the work grows like n(n-1); six members at 320x240 and 15 frames a second fit
-on 2 cores (see README.md for the numbers). MAX_ROOM_SIZE in the environment overrides the cap.
+Room cap: 6. The server decodes and encodes each member's media once and sends it to every other
+member: measured at 320x240 and 15 frames a second, about 12 % of one core per member (26, 39 and
+50 % for 2, 3 and 4), so a room of 6 needs about three quarters of a core (README.md, and
+docs/server-peer-vs-mesh.md). MAX_ROOM_SIZE in the environment overrides the cap.
 """
 
 import logging

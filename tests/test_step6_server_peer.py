@@ -110,6 +110,9 @@ def test_three_users_hold_one_connection_each_and_see_hear_and_chat(step6, room,
         expect(page.locator("#video-count")).to_have_text("2")
         # Still one connection: the two videos came as slots of it, not as new connections.
         assert page.evaluate("openPeerConnections().length") == 1
+        # The stats panel shows it too: one table, one video going up.
+        expect(page.locator("#stats table.stats")).to_have_count(1)
+        expect(page.locator("#stats tr[data-stat=video-out]")).to_have_count(1)
 
 
 @pytest.mark.browser
