@@ -90,6 +90,9 @@ def signaling_section(data):
     ]
     for name in ("python", "node"):
         for idle in data[name]["idle"]:
+            if idle.get("failed"):
+                lines.append(f"| {name} | {idle['requested']}: connections timed out | | | |")
+                continue
             lines.append(
                 f"| {name} | {idle['connections']} | {idle['rssMiB']:.0f} "
                 f"| {idle['perConnectionKiB']:.0f} | {idle['connectSeconds']:.1f} |"

@@ -97,7 +97,11 @@ def idle_memory(url, pid, count):
         [*LOAD, "idle", url, str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     started = time.monotonic()
-    ready = json.loads(client.stdout.readline())
+    line = client.stdout.readline()
+    if not line:  # the client gave up: connections timed out
+        client.wait(timeout=60)
+        return {"connections": 0, "requested": count, "failed": True}
+    ready = json.loads(line)
     seconds = time.monotonic() - started
     after = rss_mib(pid)
     client.stdin.close()
@@ -160,7 +164,7 @@ def main(argv=None):
     parser.add_argument("--pairs", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--window", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--idle", type=int, nargs="+", default=[1000, 2000, 5000])
+    parser.add_argument("--idle", type=int, nargs="*", default=[1000, 2000, 5000])
     parser.add_argument("--quick", action="store_true", help="2 s runs, 200 idle connections")
     args = parser.parse_args(argv)
     if args.quick:

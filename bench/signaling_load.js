@@ -13,7 +13,9 @@ const CANDIDATE = {candidate: {candidate: 'candidate:1 1 udp 2122260223 192.0.2.
 
 function connect(url) {
   return new Promise((resolve, reject) => {
-    const socket = io(url, {transports: ['websocket'], reconnection: false, forceNew: true});
+    const socket = io(url, {
+      transports: ['websocket'], reconnection: false, forceNew: true, timeout: 60000,
+    });
     socket.once('connect', () => resolve(socket));
     socket.once('connect_error', reject);
   });
