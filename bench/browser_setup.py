@@ -28,6 +28,7 @@ through the server, ICE, DTLS, channel open, getUserMedia), as milliseconds afte
     .venv/bin/python -m bench.browser_setup --runs 2 --only step4 fanout
     .venv/bin/python -m bench.browser_setup --settle 1.5     # let the load fall between groups
     .venv/bin/python -m bench.browser_setup --chart-only     # redraw the charts from the JSON
+    .venv/bin/python -m bench.browser_setup --only step5 --experiment max-bundle   # what-if
 
 Results go to bench/results/browser_setup.json (merged: a partial run replaces only its own
 scenarios) and the charts to docs/images/bench-setup.png, bench-setup-phases.png and
@@ -85,10 +86,61 @@ FRAMES_DECODED = "(count) => __bench.framedTracks() >= count"
 RECEIVED = "(text) => __bench.received.some((r) => r.data.includes(text))"
 
 
+# What-if runs, to find where the time goes: each adds an init script to every page. The pages'
+# own code is unchanged; results go to a file of their own (bench/results/browser_setup-exp-*.json).
+EXPERIMENTS = {
+    # Nothing changed: the same measurement, for comparison, run next to the others.
+    "baseline": "",
+    # No live stats panel: watchStats() polls getStats() of every connection every second.
+    "no-stats": """document.addEventListener('DOMContentLoaded', () => {
+  window.watchStats = () => {};
+});""",
+    # One transport for audio, video and data instead of one for each (bundlePolicy 'balanced').
+    "max-bundle": """(() => {
+  const Inner = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Inner {
+    constructor(config = {}, ...rest) {
+      super({...config, bundlePolicy: 'max-bundle'}, ...rest);
+    }
+  };
+})();""",
+    # The page never sees (so never signals) TCP candidates: fewer messages through the server.
+    "udp-only": """(() => {
+  const Inner = window.RTCPeerConnection;
+  let native = null;
+  for (let proto = Inner.prototype; !native && proto; proto = Object.getPrototypeOf(proto)) {
+    native = Object.getOwnPropertyDescriptor(proto, 'onicecandidate');
+  }
+  window.RTCPeerConnection = class extends Inner {};
+  Object.defineProperty(window.RTCPeerConnection.prototype, 'onicecandidate', {
+    set(handler) {
+      native.set.call(this, (event) => {
+        if (event.candidate && / tcp /i.test(event.candidate.candidate)) {
+          return;
+        }
+        handler(event);
+      });
+    },
+    get() {
+      return native.get.call(this);
+    },
+  });
+})();""",
+    # A smaller camera picture (step 6 asks for this one): less to encode and decode.
+    "small-video": """(() => {
+  const media = navigator.mediaDevices;
+  const getUserMedia = media.getUserMedia.bind(media);
+  const camera = {width: {exact: 320}, height: {exact: 240}, frameRate: {max: 15}};
+  media.getUserMedia = (c) => getUserMedia(c && c.video ? {...c, video: camera} : c);
+})();""",
+}
+
+
 class Bench:
     """One Chromium, one server per step, and a fresh browser context per user."""
 
-    def __init__(self, playwright, path, log_dir):
+    def __init__(self, playwright, path, log_dir, extra_scripts=()):
+        self.extra_scripts = list(extra_scripts)
         self.chromium = path
         self.browser = playwright.chromium.launch(
             executable_path=path, args=CHROMIUM_ARGS, headless=True
@@ -104,6 +156,8 @@ class Bench:
     def user(self, step, room=None, name=None):
         context = self.browser.new_context()
         context.add_init_script(RECORDER)
+        for script in self.extra_scripts:
+            context.add_init_script(script)
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
         url = self.server(step).url + (f"/?room={room}" if room else "/")
@@ -540,17 +594,28 @@ def main(argv=None):
         metavar="LOAD",
         help="before each group, wait (up to 4 min) for the 1-minute load to fall below LOAD",
     )
+    parser.add_argument(
+        "--experiment",
+        nargs="+",
+        choices=sorted(EXPERIMENTS),
+        help="what-if: change every page this way (results go to a file of their own)",
+    )
     parser.add_argument("--chart-only", action="store_true")
     parser.add_argument("--no-chart", action="store_true")
     args = parser.parse_args(argv)
 
-    stored = read_results(RESULT_NAME) or {"scenarios": {}}
+    experiments = sorted(set(args.experiment or ()))
+    result_name = "-".join([RESULT_NAME, "exp", *experiments]) if experiments else RESULT_NAME
+    stored = read_results(result_name) or {"scenarios": {}}
+    if experiments:
+        stored["experiments"] = experiments
     if not args.chart_only:
         chromium = find_chromium()  # before Playwright starts: it starts one of its own
         if chromium is None:
             sys.exit(HOW_TO_GET_ONE)
         with sync_playwright() as playwright, tempfile.TemporaryDirectory() as logs:
-            bench = Bench(playwright, chromium, Path(logs))
+            scripts = [EXPERIMENTS[name] for name in experiments if EXPERIMENTS[name]]
+            bench = Bench(playwright, chromium, Path(logs), scripts)
             try:
                 for _group, label, function in plan(args, bench):
                     if args.settle:
@@ -559,15 +624,15 @@ def main(argv=None):
                     info = machine(bench.chromium)
                     before = cpu_snapshot()
                     collected = run_group(label, function, args.runs)
-                    info["cpu"] = cpu_share(before, cpu_snapshot())
+                    info["cpu_use"] = cpu_share(before, cpu_snapshot())
                     record(collected, info, label, stored["scenarios"])
                     stored["derived"] = derived(stored["scenarios"])
                     stored["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-                    write_results(RESULT_NAME, stored)
+                    write_results(result_name, stored)
             finally:
                 bench.close()
         print_table(stored["scenarios"])
-    if not args.no_chart:
+    if not args.no_chart and not experiments:
         for path in draw_all(stored, IMAGES):
             print(f"chart: {os.path.relpath(path, ROOT)}")
 
@@ -662,10 +727,14 @@ def draw_all(stored, folder):
 
 def load_note(entries):
     loads = [load for entry in entries for load in entry.get("load_1min_per_run", [])]
+    others = [entry["machine"].get("cpu_use", {}).get("others_pct") for entry in entries]
+    others = [value for value in others if value is not None]
     info = entries[0].get("machine", {})
     text = f"{info.get('nproc')} cores, {info.get('cpu')}; {info.get('date', '')[:10]}"
     if loads:
         text += f"; 1-min load average during the runs {min(loads):.1f} to {max(loads):.1f}"
+    if others:
+        text += f"; other programs' share of the CPU at most {max(others):.0f} %"
     return text
 
 

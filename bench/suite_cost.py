@@ -9,10 +9,12 @@ counted, so browsers of other programs on the machine do not inflate the numbers
     .venv/bin/python -m bench.suite_cost
     .venv/bin/python -m bench.suite_cost --pytest-args "tests/test_step4_group_chat.py"
 
-Writes bench/results/suite_cost.json.
+Writes bench/results/suite_cost.json; `machine.cpu` says how busy the machine was and how much of
+that was the suite (the rest was other programs, which slow the suite down).
 """
 
 import argparse
+import os
 import re
 import resource
 import shlex
@@ -22,9 +24,18 @@ import threading
 import time
 from pathlib import Path
 
-from bench.browser_common import ROOT, descendants, load_average, machine, write_results
+from bench.browser_common import (
+    ROOT,
+    cpu_share,
+    cpu_snapshot,
+    descendants,
+    load_average,
+    machine,
+    write_results,
+)
 
 BROWSER_NAMES = ("chrom", "headless_shell")
+TICKS = os.sysconf("SC_CLK_TCK")
 SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)")
 
 
@@ -56,6 +67,19 @@ class Sampler(threading.Thread):
         self.started = time.monotonic()
         self.samples = []
         self.done = threading.Event()
+        self.cpu = {}  # (pid, start time) -> utime + stime seen last, in clock ticks
+
+    def count_cpu(self, pid):
+        """The suite's CPU time, from its live processes: a process that exits takes its CPU
+        time to its parent only if the parent waits for it, which browsers do not always do."""
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return
+        self.cpu[(pid, stat[19])] = int(stat[11]) + int(stat[12])
+
+    def cpu_seconds(self):
+        return sum(self.cpu.values()) / TICKS
 
     def run(self):
         while not self.done.wait(self.interval):
@@ -63,6 +87,8 @@ class Sampler(threading.Thread):
 
     def sample(self):
         pids = descendants(self.root)
+        for pid in {self.root} | pids:
+            self.count_cpu(pid)
         browsers = [pid for pid in pids if is_browser(pid)]
         return {
             "t": round(time.monotonic() - self.started, 1),
@@ -104,6 +130,7 @@ def main(argv=None):
     info = machine()
     print(f"running {' '.join(command)} (load {info['load_start']})", flush=True)
     started = time.monotonic()
+    cpu_before = cpu_snapshot()
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -115,9 +142,20 @@ def main(argv=None):
         print(line, end="", flush=True)
     returncode = process.wait()
     wall = time.monotonic() - started
+    cpu_after = cpu_snapshot()
     sampler.done.set()
     sampler.join()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # Machine-wide busy time from /proc/stat; the suite's share from the sampled processes (the
+    # last half second of each process is missed, so it is a slight underestimate).
+    info["cpu_use"] = cpu_share(cpu_before, cpu_after)
+    suite_cpu = max(sampler.cpu_seconds(), children.ru_utime + children.ru_stime)
+    machine_total = cpu_after["total"] - cpu_before["total"]
+    if machine_total > 0:
+        info["cpu_use"]["this_benchmark_pct"] = round(100 * suite_cpu / machine_total, 1)
+        info["cpu_use"]["others_pct"] = round(
+            max(info["cpu_use"]["machine_busy_pct"] - info["cpu_use"]["this_benchmark_pct"], 0), 1
+        )
     info["load_end"] = load_average()
 
     samples = sampler.samples
@@ -126,6 +164,7 @@ def main(argv=None):
         "returncode": returncode,
         "outcome": outcome(lines),
         "wall_s": round(wall, 1),
+        "cpu_s": round(suite_cpu, 1),
         "cpu_s_waited_children": round(children.ru_utime + children.ru_stime, 1),
         "peak_browser_rss_mib": peak(samples, "browser_rss_mib"),
         "peak_browser_pss_mib": peak(samples, "browser_pss_mib"),
