@@ -43,7 +43,8 @@ def setup_section(data):
     for key, label, target in SETUP_ROWS:
         s = scenarios.get(key)
         if s:
-            load_avg = statistics.median(s["load_1min_per_run"]) if s["load_1min_per_run"] else "?"
+            loads = s["load_1min_per_run"]
+            load_avg = f"{statistics.median(loads):.1f}" if loads else "?"
             summary = s["summary"]
             lines.append(
                 f"| {label} | {summary['median']:.0f} | {summary['p90']:.0f} | {summary['n']} "
