@@ -344,7 +344,12 @@ def cpu_snapshot(root=None):
         except OSError:
             continue
         ours += sum(int(v) for v in stat[11:15])  # utime, stime, cutime, cstime
-    return {"total": total / TICKS, "busy": (total - idle) / TICKS, "ours": ours / TICKS}
+    return {
+        "total": total / TICKS,
+        "busy": (total - idle) / TICKS,
+        "steal": fields[7] / TICKS,  # time the hypervisor gave our virtual CPUs to others
+        "ours": ours / TICKS,
+    }
 
 
 def cpu_share(before, after):
@@ -359,4 +364,5 @@ def cpu_share(before, after):
         "machine_busy_pct": round(busy, 1),
         "this_benchmark_pct": round(ours, 1),
         "others_pct": round(max(busy - ours, 0), 1),
+        "steal_pct": round(100 * (after["steal"] - before["steal"]) / total, 1),
     }

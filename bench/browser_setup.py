@@ -23,19 +23,28 @@ Messages:
 
 Each timed run also records where the time went (join acknowledgement, offers and answers
 through the server, ICE, DTLS, channel open, getUserMedia), as milliseconds after the click.
+Each group of runs records the load average and how busy the CPUs were, split between this
+benchmark (its Chromium and servers) and other programs (`machine.cpu_use`): on a 2-core machine
+the pages alone keep the CPUs busy, so a high load average is partly the benchmark's own.
 
-    .venv/bin/python -m bench.browser_setup                  # everything, 10 runs each
+    .venv/bin/python -m bench.browser_setup --settle 3       # everything, 10 runs each
     .venv/bin/python -m bench.browser_setup --runs 2 --only step4 fanout
-    .venv/bin/python -m bench.browser_setup --settle 1.5     # let the load fall between groups
     .venv/bin/python -m bench.browser_setup --chart-only     # redraw the charts from the JSON
-    .venv/bin/python -m bench.browser_setup --only step5 --experiment max-bundle   # what-if
+    .venv/bin/python -m bench.browser_setup --only step5 --experiment baseline
+    .venv/bin/python -m bench.browser_setup --only step5 --experiment max-bundle small-video
+
+--settle LOAD waits between groups until the load average is below LOAD or the CPUs are idle.
+--experiment runs a what-if: every page gets an init script (no live stats panel, max-bundle,
+no TCP candidates signaled, a 320x240 camera); the steps' own code is not changed.
 
 Results go to bench/results/browser_setup.json (merged: a partial run replaces only its own
-scenarios) and the charts to docs/images/bench-setup.png, bench-setup-phases.png and
-bench-messages.png.
+scenarios; experiments go to browser_setup-exp-NAMES.json) and the charts to
+docs/images/bench-setup.png, bench-setup-phases.png, bench-messages.png and (with a baseline
+and at least one experiment) bench-setup-whatif.png.
 """
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -49,6 +58,7 @@ from playwright.sync_api import sync_playwright
 from bench.browser_common import (
     IMAGES,
     RECORDER,
+    RESULTS,
     cpu_share,
     cpu_snapshot,
     load_average,
@@ -722,7 +732,66 @@ def draw_all(stored, folder):
             path = folder / name
             drawer(scenarios, present, title, path)
             drawn.append(path)
+    whatif = folder / "bench-setup-whatif.png"
+    if draw_whatif(whatif):
+        drawn.append(whatif)
     return drawn
+
+
+def short_label(key):
+    step, what, size = [*key.split("_"), "", ""][:3]
+    if what == "mesh":
+        return f"step 4, mesh of {size}"
+    return f"{step[:4]} {step[4:]}, {size} pages"
+
+
+def draw_whatif(path):
+    """The what-if runs (--experiment) next to their baseline, scenario by scenario."""
+    import matplotlib.pyplot as plt
+
+    runs = {}
+    for file in sorted(RESULTS.glob(f"{RESULT_NAME}-exp-*.json")):
+        stored = json.loads(file.read_text())
+        runs[" + ".join(stored.get("experiments", [file.stem]))] = stored["scenarios"]
+    if "baseline" not in runs or len(runs) < 2:
+        return False
+    names = ["baseline", *sorted(name for name in runs if name != "baseline")]
+    keys = [key for key, _ in SETUP_ROWS if any(key in runs[name] for name in names)]
+    rows = [(key, name) for key in keys for name in names if runs[name].get(key, {}).get("summary")]
+    fig, ax = plt.subplots(figsize=(10, 0.32 * len(rows) + 1.8))
+    palette = plt.get_cmap("tab10").colors
+    y = list(range(len(rows)))[::-1]
+    for row, (key, name) in enumerate(rows):
+        summary = runs[name][key]["summary"]
+        color = palette[names.index(name) % 10]
+        ax.barh(y[row], summary["median"], color=color, height=0.7)
+        ax.errorbar(
+            summary["median"],
+            y[row],
+            xerr=[[0], [summary["p90"] - summary["median"]]],
+            fmt="none",
+            ecolor="black",
+            capsize=2,
+            linewidth=1,
+        )
+        ax.text(
+            summary["p90"] * 1.01,
+            y[row],
+            f"{summary['median']:g} / {summary['p90']:g}",
+            va="center",
+            fontsize=7,
+        )
+    ax.set_yticks(y, [f"{short_label(key)}: {name}" for key, name in rows], fontsize=7)
+    ax.set_xlabel("milliseconds: bar = median, whisker = p90 (10 runs each, back to back)")
+    ax.set_title(
+        "What if the pages did less? Step 5: join to first frame; step 4: join to all open\n"
+        "(init scripts; the steps' own code unchanged)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
 
 
 def load_note(entries):
