@@ -3,7 +3,9 @@ server with the same contract (bench/reference/server.js), in the same run, on l
 
 1. Throughput: K sender/receiver pairs exchange acknowledged `signal`s with WINDOW in flight each
    (bench/signaling_load.js, a Node socket.io client, drives both servers): signals per second,
-   ack latency p50/p99, server CPU (cores) and memory.
+   ack latency p50/p99, server CPU (cores) and memory. Ours runs as one process, then as
+   --processes processes sharing their rooms through Redis (REDIS_URL), each pair's sender and
+   receiver on different processes.
 2. Idle connections: how much memory one server process needs to hold 1k, 2k, 5k connections.
 
     .venv/bin/python -m bench.signaling_capacity            # writes bench/results/signaling.json
@@ -24,6 +26,7 @@ import time
 from pathlib import Path
 
 from bench.soak import rss_mib
+from tests.redis_server import RedisServer
 from tests.server import ROOT, Server, free_port
 
 RESULTS = ROOT / "bench" / "results"
@@ -46,6 +49,7 @@ class NodeReference:
             ["node", "server.js"], cwd=REFERENCE, env=env, stdout=subprocess.PIPE, text=True
         )
         self.process.stdout.readline()  # "reference signaling server on PORT"
+        self.pids = [self.process.pid]
 
     def stop(self):
         self.process.terminate()
@@ -58,28 +62,35 @@ def cpu_seconds(pid):
 
 
 class Sampler:
-    """Samples a process's RSS while a block runs; reports CPU cores used and peak RSS."""
+    """Samples the RSS of the server's processes while a block runs; reports the CPU cores they
+    used and their peak RSS, summed."""
 
-    def __init__(self, pid):
-        self.pid, self.peak, self.done = pid, 0.0, threading.Event()
+    def __init__(self, pids):
+        self.pids, self.peak, self.done = pids, 0.0, threading.Event()
+
+    def cpu(self):
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+    def rss(self):
+        return sum(rss_mib(pid) for pid in self.pids)
 
     def __enter__(self):
-        self.cpu, self.wall = cpu_seconds(self.pid), time.monotonic()
+        self.cpu_before, self.wall = self.cpu(), time.monotonic()
         threading.Thread(target=self.sample, daemon=True).start()
         return self
 
     def sample(self):
         while not self.done.wait(0.2):
-            self.peak = max(self.peak, rss_mib(self.pid))
+            self.peak = max(self.peak, self.rss())
 
     def __exit__(self, *exc):
         self.done.set()
-        self.cores = (cpu_seconds(self.pid) - self.cpu) / (time.monotonic() - self.wall)
-        self.peak = max(self.peak, rss_mib(self.pid))
+        self.cores = (self.cpu() - self.cpu_before) / (time.monotonic() - self.wall)
+        self.peak = max(self.peak, self.rss())
 
 
-def throughput(url, pid, pairs, window, seconds):
-    with Sampler(pid) as sampler:
+def throughput(url, pids, pairs, window, seconds):
+    with Sampler(pids) as sampler:
         done = subprocess.run(
             [*LOAD, url, str(pairs), str(window), str(seconds)],
             capture_output=True,
@@ -137,20 +148,39 @@ def machine():
 
 
 class OurServer(Server):
-    def __init__(self, log_dir):
-        super().__init__(2, log_dir, **UNLIMITED)
+    def __init__(self, log_dir, **env):
+        super().__init__(2, log_dir, **UNLIMITED, **env)
+        self.pids = [self.process.pid]
 
 
-def measure(start, args):
+class SharedServers:
+    """Several of our server processes sharing their rooms through Redis (REDIS_URL); `url`
+    lists them all, for the load generator to spread each pair over two of them."""
+
+    def __init__(self, log_dir, count):
+        self.redis = RedisServer()
+        self.servers = [OurServer(log_dir, REDIS_URL=self.redis.url) for _ in range(count)]
+        self.url = ",".join(server.url for server in self.servers)
+        self.pids = [self.redis.process.pid, *(server.process.pid for server in self.servers)]
+
+    def stop(self):
+        for server in self.servers:
+            server.stop()
+        self.redis.stop()
+
+
+def measure(start, args, idle_counts):
     """Throughput runs on one server, then each idle count on a fresh one."""
     server = start()
     try:
-        pid = server.process.pid
-        runs = [throughput(server.url, pid, n, args.window, args.seconds) for n in args.pairs]
+        runs = [
+            throughput(server.url, server.pids, pairs, args.window, args.seconds)
+            for pairs in args.pairs
+        ]
     finally:
         server.stop()
     idle = []
-    for count in args.idle:
+    for count in idle_counts:
         server = start()
         try:
             idle.append(idle_memory(server.url, server.process.pid, count))
@@ -165,14 +195,20 @@ def main(argv=None):
     parser.add_argument("--window", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--idle", type=int, nargs="*", default=[1000, 2000, 5000])
+    parser.add_argument(
+        "--processes", type=int, default=2, help="Python processes sharing rooms through Redis"
+    )
     parser.add_argument("--quick", action="store_true", help="2 s runs, 200 idle connections")
     args = parser.parse_args(argv)
     if args.quick:
         args.pairs, args.seconds, args.idle = [4], 2, [200]
-    results = {"machine": machine(), "window": args.window}
+    results = {"machine": machine(), "window": args.window, "processes": args.processes}
     with tempfile.TemporaryDirectory() as logs:
-        results["python"] = measure(lambda: OurServer(Path(logs)), args)
-    results["node"] = measure(NodeReference, args)
+        results["python"] = measure(lambda: OurServer(Path(logs)), args, args.idle)
+        if args.processes > 1:
+            shared = lambda: SharedServers(Path(logs), args.processes)  # noqa: E731
+            results["pythonShared"] = measure(shared, args, [])
+    results["node"] = measure(NodeReference, args, args.idle)
     results["machine"]["loadAverageAfter"] = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "signaling.json").write_text(json.dumps(results, indent=2))

@@ -4,7 +4,7 @@
 // pairs join rooms of two; each sender keeps WINDOW acknowledged `signal`s in flight for SECONDS,
 // after a one-second warm-up. Prints one JSON line: signals/s, ack latency, deliveries, errors.
 //
-//   node bench/signaling_load.js URL PAIRS WINDOW SECONDS
+//   node bench/signaling_load.js URL[,URL...] PAIRS WINDOW SECONDS
 //   node bench/signaling_load.js idle URL COUNT      (COUNT idle connections; prints when ready)
 
 const {io} = require('socket.io-client');
@@ -21,8 +21,12 @@ function connect(url) {
   });
 }
 
-async function joinPair(url, index) {
-  const [sender, receiver] = await Promise.all([connect(url), connect(url)]);
+// With several server processes (URLs separated by commas) each pair's sender and receiver are
+// on different processes, so every signal crosses between them.
+async function joinPair(urls, index) {
+  const [sender, receiver] = await Promise.all([
+    connect(urls[index % urls.length]), connect(urls[(index + 1) % urls.length]),
+  ]);
   const room = `load-${index}`;
   const a = await sender.emitWithAck('join', {room, name: 's'});
   const b = await receiver.emitWithAck('join', {room, name: 'r'});
@@ -61,8 +65,8 @@ function percentile(sorted, fraction) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] : null;
 }
 
-async function load(url, pairs, window, seconds) {
-  const all = await Promise.all(Array.from({length: pairs}, (_, i) => joinPair(url, i)));
+async function load(urls, pairs, window, seconds) {
+  const all = await Promise.all(Array.from({length: pairs}, (_, i) => joinPair(urls, i)));
   const stats = {measuring: false, stopped: false, completed: 0, errors: 0, latencies: []};
   all.forEach((pair) => run(pair, window, stats));
   await new Promise((resolve) => setTimeout(resolve, 1000)); // warm-up
@@ -107,7 +111,7 @@ async function main() {
     return;
   }
   const [url, pairs = '4', window = '32', seconds = '10'] = args;
-  console.log(JSON.stringify(await load(url, Number(pairs), Number(window), Number(seconds))));
+  console.log(JSON.stringify(await load(url.split(','), Number(pairs), Number(window), Number(seconds))));
   process.exit(0);
 }
 

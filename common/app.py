@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Flask, abort, send_from_directory
 from flask_socketio import SocketIO
 
-from common import signaling
+from common import shared_rooms, signaling
 from common.ice import ice_servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,9 +61,12 @@ def create_app(step_dir, room_capacity=None, on_depart=None):
     add_page_routes(app, step_dir)
     if room_capacity is None:
         return app, None
+    redis_url = os.environ.get("REDIS_URL") or None
     socketio = SocketIO(
         app,
         async_mode="threading",
+        # With REDIS_URL, several processes share the rooms: emits pass through Redis.
+        message_queue=redis_url,
         # Handle each client's events one after another, so signals keep their order.
         async_handlers=False,
         max_http_buffer_size=MAX_FRAME_BYTES,
@@ -72,17 +75,34 @@ def create_app(step_dir, room_capacity=None, on_depart=None):
         ping_timeout=env_number("PING_TIMEOUT", 5, float),
         cors_allowed_origins=origin_checker(allowed_origins()),
     )
-    rooms = signaling.Rooms(
+    limits = dict(
         capacity=env_number("MAX_ROOM_SIZE", room_capacity),
         max_rooms=env_number("MAX_ROOMS", 1000),
         signal_rate=env_number("SIGNAL_RATE", 50.0, float),
         signal_burst=env_number("SIGNAL_BURST", 400.0, float),
     )
+    if redis_url:
+        rooms = shared_rooms.SharedRooms(redis_url, f"signaling:{step_dir.name}", **limits)
+    else:
+        rooms = signaling.Rooms(**limits)
     signaling.attach(socketio, rooms, ice_servers, on_depart)
+    app.wsgi_app = without_websocket_compression(app.wsgi_app)
     app.extensions["rooms"] = rooms
     # How many rooms and members there are (counts only): for instructors and the soak benchmark.
     app.get("/stats")(rooms.counts)
     return app, socketio
+
+
+def without_websocket_compression(wsgi_app):
+    """Declines permessage-deflate, which simple-websocket would accept whenever a client offers
+    it. Its zlib state cost about 90 KiB per connection and compressing every small signal about a
+    quarter of the throughput (bench/signaling_capacity.py); Node's socket.io leaves it off too."""
+
+    def app(environ, start_response):
+        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        return wsgi_app(environ, start_response)
+
+    return app
 
 
 def add_page_routes(app, step_dir):

@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 
 from flask import request
-from flask_socketio import join_room, leave_room
 
 log = logging.getLogger("signaling")
 
@@ -150,16 +149,17 @@ class Rooms:
             return member, peers
 
     def leave(self, sid):
-        """Removes the member of this connection, if any, and returns it."""
+        """Removes the member of this connection, if any: (member, the others still in its room),
+        or (None, [])."""
         with self.lock:
             member = self.by_sid.pop(sid, None)
             if member is None:
-                return None
+                return None, []
             members = self.rooms[member.room]
             del members[member.id]
             if not members:
                 del self.rooms[member.room]
-            return member
+            return member, list(members.values())
 
     def member(self, sid):
         with self.lock:
@@ -186,8 +186,13 @@ def attach(socketio, rooms, ice_servers, on_depart=None):
 
     # Joining and leaving are atomic with their announcements: whoever joins later is listed in no
     # peer-joined and sees everyone earlier in its ack; whoever was there earlier gets exactly one
-    # peer-joined for each later member.
+    # peer-joined for each later member. Announcements go to the members that join() and leave()
+    # returned, one by one, so this holds across processes too (common/shared_rooms.py).
     membership = threading.Lock()
+
+    def announce(event, message, members):
+        for member in members:
+            socketio.emit(event, message, to=member.sid)
 
     def refuse(event, err):
         log.info("%s refused for %s: %s (%s)", event, request.sid, err.code, err.message)
@@ -200,8 +205,7 @@ def attach(socketio, rooms, ice_servers, on_depart=None):
             room, name = clean_room(data.get("room")), clean_name(data.get("name"))
             with membership:
                 member, peers = rooms.join(request.sid, room, name)
-                socketio.emit("peer-joined", {"id": member.id, "name": member.name}, to=room)
-                join_room(room)
+                announce("peer-joined", {"id": member.id, "name": member.name}, peers)
         except SignalingError as err:
             return refuse("join", err)
         log.info("%s (%s) joined %s", member.name, member.id, room)
@@ -239,11 +243,10 @@ def attach(socketio, rooms, ice_servers, on_depart=None):
 
     def depart(sid):
         with membership:
-            member = rooms.leave(sid)
+            member, others = rooms.leave(sid)
             if member is None:
                 return
-            leave_room(member.room, sid=sid)
-            socketio.emit("peer-left", {"id": member.id}, to=member.room)
+            announce("peer-left", {"id": member.id}, others)
         log.info("%s (%s) left %s", member.name, member.id, member.room)
         if on_depart:
             on_depart(member)

@@ -20,6 +20,7 @@ docs/server-peer-vs-mesh.md). MAX_ROOM_SIZE in the environment overrides the cap
 """
 
 import logging
+import os
 from pathlib import Path
 
 from flask import request
@@ -38,6 +39,9 @@ log = logging.getLogger("server-peer")
 
 
 def create():
+    if os.environ.get("REDIS_URL"):
+        # Every member's media meets in this process's server peer: one process, one room state.
+        raise SystemExit("Step 6 runs as one process: unset REDIS_URL (it is for steps 2 to 5).")
     logging.getLogger("aioice").setLevel(logging.WARNING)
     server_peer = ServerPeer(still_joined=lambda member: still_joined(rooms, member))
     server_peer.ice_servers_from(ice_servers(None))

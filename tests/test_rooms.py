@@ -12,9 +12,9 @@ def test_state_is_removed_when_members_leave():
     assert peers == [ann]
     assert rooms.counts() == {"rooms": 1, "members": 2}
 
-    assert rooms.leave("sid-ann") is ann
-    assert rooms.leave("sid-ann") is None  # a second leave (or a disconnect after leave) is a no-op
-    assert rooms.leave("sid-bob") is bob
+    assert rooms.leave("sid-ann") == (ann, [bob])
+    assert rooms.leave("sid-ann") == (None, [])  # a second leave (or disconnect after it): no-op
+    assert rooms.leave("sid-bob") == (bob, [])
     assert rooms.counts() == {"rooms": 0, "members": 0}
     assert rooms.rooms == {} and rooms.by_sid == {}
 

@@ -1,31 +1,58 @@
 """DESIGN.md section 4, rule by rule, against the real server with a real python-socketio client.
 
-Most rules are checked on two servers: step 2's (rooms of two) and a mesh step's (larger rooms).
+Most rules are checked on three set-ups: step 2's server (rooms of two), a mesh step's (larger
+rooms), and that mesh step as two processes sharing their rooms through Redis (REDIS_URL), where
+members connect to the two processes in turn, so most exchanges cross from one to the other.
 "Nothing was relayed" is shown without sleeping: signals from one sender arrive in order, so when
 a marker signal sent afterwards is the next event the target sees, nothing came before it.
 """
 
 import json
+import os
 import threading
+from types import SimpleNamespace
 
 import pytest
 
+from tests.redis_server import HOW_TO_GET_ONE, RedisServer
+from tests.server import Server
 from tests.signaling_client import Member
 
 OFFER = {"description": {"type": "offer", "sdp": "v=0\r\n"}}
 CANDIDATE = {"candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}}
 SERVERS = {
-    "two": {"step": 2, "capacity": 2, "env": {}},
-    "mesh": {"step": 4, "capacity": 8, "env": {}},
+    "two": {"step": 2, "capacity": 2},
+    "mesh": {"step": 4, "capacity": 8},
+    "shared": {"step": 4, "capacity": 8, "processes": 2},
 }
+
+
+@pytest.fixture(scope="module")
+def shared_processes(tmp_path_factory):
+    """Two step 4 server processes sharing their rooms through a Redis of their own."""
+    try:
+        redis = RedisServer()
+    except FileNotFoundError:
+        if os.environ.get("CI"):
+            pytest.fail(f"{HOW_TO_GET_ONE} (.ci/run installs it)")
+        pytest.skip(HOW_TO_GET_ONE)
+    logs = tmp_path_factory.mktemp("shared-logs")
+    processes = [Server(4, logs, REDIS_URL=redis.url) for _ in range(2)]
+    yield processes
+    for process in processes:
+        process.stop()
+    redis.stop()
 
 
 @pytest.fixture(params=SERVERS, ids=list(SERVERS))
 def server(request, start_server):
+    """The set-up under test: `urls` of its processes, `url` of the first, and room `capacity`."""
     config = SERVERS[request.param]
-    server = start_server(config["step"], **config["env"])
-    server.capacity = config["capacity"]
-    return server
+    if config.get("processes"):
+        urls = [process.url for process in request.getfixturevalue("shared_processes")]
+    else:
+        urls = [start_server(config["step"]).url]
+    return SimpleNamespace(urls=urls, url=urls[0], capacity=config["capacity"])
 
 
 @pytest.fixture
@@ -33,7 +60,7 @@ def connect(server):
     members = []
 
     def new_member():
-        member = Member(server.url)
+        member = Member(server.urls[len(members) % len(server.urls)])
         members.append(member)
         return member
 

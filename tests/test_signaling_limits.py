@@ -8,17 +8,19 @@ import time
 import pytest
 import websocket
 
+from tests.server import Server, free_port
 from tests.signaling_client import TIMEOUT, Member
 
 FOREIGN = "http://evil.example"
 
 
-def raw_socketio(url, origin=None, timeout=TIMEOUT):
+def raw_socketio(url, origin=None, timeout=TIMEOUT, header=None):
     """A bare websocket speaking Engine.IO v4 / Socket.IO v5 by hand, connected to namespace /."""
     ws = websocket.create_connection(
         url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
         timeout=timeout,
         origin=origin or url,
+        header=header,
     )
     assert ws.recv().startswith("0{")  # Engine.IO open
     ws.send("40")  # Socket.IO connect to /
@@ -52,6 +54,21 @@ def test_allowed_origins_adds_origins(start_server):
     raw_socketio(server.url, origin=server.url).close()
     with pytest.raises(websocket.WebSocketBadStatusException):
         raw_socketio(server.url, origin="http://third.example")
+
+
+def test_websocket_compression_is_declined(start_server, room):
+    # Browsers offer permessage-deflate; its zlib state would cost ~90 KiB per connection.
+    server = start_server(2)
+    offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"
+    ws = raw_socketio(server.url, header=[offer])
+    try:
+        assert ws.getstatus() == 101
+        assert "sec-websocket-extensions" not in ws.getheaders()
+        ws.send(f'420["join",{{"room":"{room}","name":"Ann"}}]')
+        reply = ws.recv()
+        assert reply.startswith("430[") and '"ok":true' in reply
+    finally:
+        ws.close()
 
 
 def test_a_frame_of_megabytes_is_refused_and_the_server_carries_on(start_server, room):
@@ -109,3 +126,11 @@ def test_the_number_of_rooms_is_capped(start_server, room):
     third.join(room + "-3", "C")
     for member in (first, second, third):
         member.close()
+
+
+def test_an_unreachable_redis_is_a_clear_error_at_start(tmp_path):
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(RuntimeError, match=f"REDIS_URL={nowhere}: cannot reach Redis"):
+        Server(4, tmp_path, REDIS_URL=nowhere)
+    with pytest.raises(RuntimeError, match="Step 6 runs as one process: unset REDIS_URL"):
+        Server(6, tmp_path, REDIS_URL=nowhere)
