@@ -7,6 +7,10 @@ import statistics
 from bench.signaling_capacity import RESULTS, ROOT
 
 PAGE = ROOT / "docs" / "benchmarks.md"
+IMAGES = ROOT / "docs" / "images"
+# What the figures mean: written from the measurements of 2026-11-21, kept with the code that
+# places it (docs/benchmarks.md is regenerated from bench/results/).
+PROSE = {"targets": [], "improvements": [], "profile": [], "scaling": []}
 SETUP_ROWS = [
     ("step1_floor", "step 1: in-page offer to open (the floor)", None),
     ("step2_join_open", "step 2: two pages, join to open", "within 5x the floor"),
@@ -61,44 +65,229 @@ def setup_section(data):
     return lines
 
 
+def throughput_configs(data):
+    """(label, throughput runs) for each server configuration in a signaling result."""
+    configs = [("Python, 1 process", data["python"]["throughput"])]
+    for shared in data.get("pythonShared", []):
+        n = shared["processes"]
+        configs.append(
+            (f"Python, {n} process{'es' if n > 1 else ''} + Redis", shared["throughput"])
+        )
+    configs.append(("Node reference", data["node"]["throughput"]))
+    return [(label, runs) for label, runs in configs if runs]
+
+
+def best(runs):
+    return max((run["signalsPerSecond"] for run in runs), default=0)
+
+
+def idle_configs(data):
+    ping = data.get("slowPing", 25)
+    configs = [
+        ("Python, pings every 10 s", data["python"]["idle"]),
+        (f"Python, pings every {ping} s", data.get("pythonSlowPing", {}).get("idle", [])),
+        ("Node reference", data["node"]["idle"]),
+    ]
+    return [(label, runs) for label, runs in configs if runs]
+
+
 def signaling_section(data):
     if not data:
         return ["*No results: run `python -m bench.signaling_capacity`.*"]
+    machine = data["machine"]
     lines = [
-        f"Window: {data['window']} acknowledged signals in flight per sender; "
-        f"load average {data['machine']['loadAverage'][0]:.1f} at the start.",
+        f"Measured {machine['date']}; window: {data['window']} acknowledged signals in flight per "
+        f"sender; load average {machine['loadAverage'][0]:.1f} at the start, "
+        f"{machine['loadAverageAfter'][0]:.1f} at the end.",
+        "",
+        "![Signaling capacity](images/bench-signaling.png)",
         "",
         "| server | pairs | signals/s | ack p50 ms | ack p99 ms | server cores | server RSS MiB |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name in ("python", "node"):
-        for run in data[name]["throughput"]:
+    for label, runs in throughput_configs(data):
+        for run in runs:
             lines.append(
-                f"| {name} | {run['pairs']} | {run['signalsPerSecond']:.0f} "
+                f"| {label} | {run['pairs']} | {run['signalsPerSecond']:,.0f} "
                 f"| {run['ackP50Ms']:.1f} | {run['ackP99Ms']:.1f} | {run['serverCores']:.2f} "
                 f"| {run['serverPeakRssMiB']:.0f} |"
             )
-    best = {
-        n: max(r["signalsPerSecond"] for r in data[n]["throughput"]) for n in ("python", "node")
-    }
+    ours, node = best(data["python"]["throughput"]), best(data["node"]["throughput"])
     lines += [
         "",
-        f"Best throughput: Python {best['python']:.0f}/s, Node {best['node']:.0f}/s, a ratio of "
-        f"{best['python'] / best['node']:.2f}.",
+        f"Best throughput on one process: Python {ours:,.0f}/s, Node {node:,.0f}/s, a ratio of "
+        f"**{ours / node:.2f}** (target: at least 0.5).",
         "",
         "| server | idle connections | RSS MiB | per connection KiB | seconds to connect |",
         "|---|---|---|---|---|",
     ]
-    for name in ("python", "node"):
-        for idle in data[name]["idle"]:
+    for label, runs in idle_configs(data):
+        for idle in runs:
             if idle.get("failed"):
-                lines.append(f"| {name} | {idle['requested']}: connections timed out | | | |")
+                lines.append(
+                    f"| {label} | {idle['requested']}: **not reached** (connections timed out) "
+                    "| | | |"
+                )
                 continue
             lines.append(
-                f"| {name} | {idle['connections']} | {idle['rssMiB']:.0f} "
+                f"| {label} | {idle['connections']:,} | {idle['rssMiB']:.0f} "
                 f"| {idle['perConnectionKiB']:.0f} | {idle['connectSeconds']:.1f} |"
             )
     return lines
+
+
+def signaling_chart(data, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    configs = throughput_configs(data)
+    pairs = sorted({run["pairs"] for _, runs in configs for run in runs})
+    width = 0.8 / len(configs)
+    for index, (label, runs) in enumerate(configs):
+        by_pairs = {run["pairs"]: run["signalsPerSecond"] for run in runs}
+        xs = [p + (index - (len(configs) - 1) / 2) * width for p in range(len(pairs))]
+        values = [by_pairs.get(p, 0) for p in pairs]
+        bars = left.bar(xs, values, width, label=label)
+        left.bar_label(bars, labels=[f"{v / 1000:.1f}k" for v in values], fontsize=6)
+    left.set_xticks(range(len(pairs)), [f"{p} pairs" for p in pairs])
+    left.set_yscale("log")
+    left.set_ylabel("acknowledged signals per second (log scale)")
+    left.set_title("Throughput", fontsize=10)
+    left.legend(fontsize=7)
+    for label, runs in idle_configs(data):
+        done = [run for run in runs if not run.get("failed")]
+        line = right.plot(
+            [run["connections"] for run in done], [run["rssMiB"] for run in done], "o-", label=label
+        )
+        for run in runs:
+            if run.get("failed"):
+                right.plot(run["requested"], 0, "x", color=line[0].get_color(), markersize=10)
+                right.annotate(
+                    "timed out",
+                    (run["requested"], 0),
+                    fontsize=7,
+                    xytext=(4, 6),
+                    textcoords="offset points",
+                )
+    right.axhline(1024, color="crimson", linewidth=1)
+    right.text(100, 1040, "target: 5,000 connections under 1 GiB", fontsize=7, color="crimson")
+    right.set_xlabel("idle connections")
+    right.set_ylabel("server RSS, MiB")
+    right.set_title("Idle connections (x: not reached)", fontsize=10)
+    right.legend(fontsize=7)
+    machine = data["machine"]
+    fig.text(
+        0.01,
+        0.01,
+        f"{machine['cpus']} cores, {machine['model']}; {machine['date']}; load average "
+        f"{machine['loadAverage'][0]:.1f} at the start",
+        fontsize=7,
+        color="#555",
+    )
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def before_after_section(signaling, before_signaling, setup, before_setup):
+    """Tables of the last results against those of the code before the improvements (run with
+    the same scripts, saved as bench/results/*-before.json)."""
+    lines = []
+    if signaling and before_signaling:
+        lines += [
+            "**Signaling server** (`bench.signaling_capacity`, before: "
+            f"{before_signaling['machine']['date']}, after: {signaling['machine']['date']})",
+            "",
+            "| measure | before | after |",
+            "|---|---|---|",
+        ]
+        runs = [
+            {r["pairs"]: r for r in d["python"]["throughput"]}
+            for d in (before_signaling, signaling)
+        ]
+        for pairs in sorted(set(runs[0]) & set(runs[1])):
+            lines.append(
+                f"| signals/s, {pairs} pair{'s' if pairs > 1 else ''} "
+                f"| {runs[0][pairs]['signalsPerSecond']:,.0f} "
+                f"| {runs[1][pairs]['signalsPerSecond']:,.0f} |"
+            )
+        idle = [
+            {r.get("connections"): r for r in d["python"]["idle"] if not r.get("failed")}
+            for d in (before_signaling, signaling)
+        ]
+        for count in sorted(set(idle[0]) & set(idle[1])):
+            lines.append(
+                f"| {count:,} idle connections: RSS MiB (KiB each) "
+                f"| {idle[0][count]['rssMiB']:.0f} ({idle[0][count]['perConnectionKiB']:.0f}) "
+                f"| {idle[1][count]['rssMiB']:.0f} ({idle[1][count]['perConnectionKiB']:.0f}) |"
+            )
+        lines.append(
+            f"| Node reference, best signals/s in the same run (how busy the machine was) "
+            f"| {best(before_signaling['node']['throughput']):,.0f} "
+            f"| {best(signaling['node']['throughput']):,.0f} |"
+        )
+        lines.append("")
+    if setup and before_setup:
+        lines += [
+            "**Connection set-up in Chromium** (`bench.browser_setup`, median / p90 ms)",
+            "",
+            "| scenario | before | after | median change |",
+            "|---|---|---|---|",
+        ]
+        for key, label, _ in SETUP_ROWS:
+            old = before_setup["scenarios"].get(key, {}).get("summary", {})
+            new = setup["scenarios"].get(key, {}).get("summary", {})
+            if old.get("median") and new.get("median"):
+                change = (new["median"] - old["median"]) / old["median"] * 100
+                lines.append(
+                    f"| {label} | {old['median']:.0f} / {old['p90']:.0f} "
+                    f"| {new['median']:.0f} / {new['p90']:.0f} | {change:+.0f} % |"
+                )
+        lines.append("")
+    return lines or ["*No before results: see bench/README.md.*"]
+
+
+def before_after_chart(signaling, before_signaling, setup, before_setup, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), width_ratios=(3, 2))
+    keys = [
+        (key, label)
+        for key, label, _ in SETUP_ROWS
+        if before_setup["scenarios"].get(key, {}).get("summary", {}).get("median")
+        and setup["scenarios"].get(key, {}).get("summary", {}).get("median")
+    ]
+    y = list(range(len(keys)))[::-1]
+    for offset, (name, data) in ((0.2, ("before", before_setup)), (-0.2, ("after", setup))):
+        medians = [data["scenarios"][key]["summary"]["median"] for key, _ in keys]
+        bars = left.barh([v + offset for v in y], medians, 0.4, label=name)
+        left.bar_label(bars, labels=[f"{m:.0f}" for m in medians], fontsize=6, padding=2)
+    left.set_yticks(y, [label.replace("step ", "s") for _, label in keys], fontsize=7)
+    left.set_xlabel("median ms")
+    left.set_title("Connection set-up in Chromium", fontsize=10)
+    left.legend(fontsize=7)
+    runs = [
+        {r["pairs"]: r["signalsPerSecond"] for r in d["python"]["throughput"]}
+        for d in (before_signaling, signaling)
+    ]
+    pairs = sorted(set(runs[0]) & set(runs[1]))
+    for offset, name, by_pairs in ((-0.2, "before", runs[0]), (0.2, "after", runs[1])):
+        values = [by_pairs[p] for p in pairs]
+        bars = right.bar([i + offset for i in range(len(pairs))], values, 0.4, label=name)
+        right.bar_label(bars, labels=[f"{v:,.0f}" for v in values], fontsize=6)
+    right.set_xticks(range(len(pairs)), [f"{p} pairs" for p in pairs])
+    right.set_ylabel("acknowledged signals per second")
+    right.set_title("Python signaling server, one process", fontsize=10)
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def suite_section(data):
@@ -118,9 +307,92 @@ def soak_section():
     return [path.read_text()] if path.exists() else ["*No results: run `python -m bench.soak`.*"]
 
 
+def targets_section(setup, signaling):
+    """One line per target of the issue: what was measured against it."""
+
+    def setup_median(key):
+        return ((setup or {}).get("scenarios", {}).get(key, {}).get("summary") or {}).get("median")
+
+    rows = []
+    floor, two = setup_median("step1_floor"), setup_median("step2_join_open")
+    if floor and two:
+        rows.append(
+            ("two pages join-to-open within 5x the floor", f"{two / floor:.1f}x", two <= 5 * floor)
+        )
+    mesh = (setup or {}).get("scenarios", {}).get("step4_mesh_8", {}).get("summary") or {}
+    if mesh.get("median"):
+        rows.append(
+            (
+                "8-page mesh, all open, under 500 ms",
+                f"median {mesh['median']:.0f} ms, p90 {mesh['p90']:.0f} ms",
+                mesh["median"] < 500,
+            )
+        )
+    for key, label in (("step5_frame_2", "step 5, 2 pages"), ("step6_frame_3", "step 6, 3 pages")):
+        median = setup_median(key)
+        if median:
+            rows.append(
+                (f"first frame under 200 ms after join ({label})", f"{median:.0f} ms", median < 200)
+            )
+    if signaling:
+        ours, node = best(signaling["python"]["throughput"]), best(signaling["node"]["throughput"])
+        rows.append(
+            (
+                "signaling: at least half the Node reference on one process",
+                f"{ours:,.0f} against {node:,.0f} signals/s: {ours / node:.2f}",
+                ours >= node / 2,
+            )
+        )
+        reached = [
+            r
+            for r in signaling["python"]["idle"]
+            + signaling.get("pythonSlowPing", {}).get("idle", [])
+            if not r.get("failed")
+        ]
+        most = max(reached, key=lambda r: r["connections"], default=None)
+        if most:
+            rows.append(
+                (
+                    "5,000 idle connections per process under 1 GiB",
+                    f"at most {most['connections']:,} held ({most['rssMiB']:.0f} MiB)",
+                    most["connections"] >= 5000 and most["rssMiB"] < 1024,
+                )
+            )
+    lines = ["| target | measured | |", "|---|---|---|"]
+    lines += [
+        f"| {target} | {value} | {'met' if met else '**missed**'} |" for target, value, met in rows
+    ]
+    return lines
+
+
+def profile_section(data):
+    if not data:
+        return ["*No profile: run `python -m bench.profile_signaling`.*"]
+    run = data["run"]
+    lines = [
+        f"`python -m bench.profile_signaling`: py-spy samples the server while "
+        f"{data['pairs']} pairs relay signals ({run['signalsPerSecond']:,.0f}/s, "
+        f"{run['serverCores']:.2f} cores, measured {data['machine']['date']}). Each sample is "
+        "filed under its innermost frame:",
+        "",
+        "| the server was | share of samples |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {share:.0f} % |" for name, share in data["sharePct"].items()]
+    return lines
+
+
 def main():
     setup, signaling, suite = load("browser_setup"), load("signaling"), load("suite_cost")
+    before_setup, before_signaling = load("browser_setup-before"), load("signaling-before")
     machine = (signaling or {}).get("machine", {})
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    if signaling:
+        signaling_chart(signaling, IMAGES / "bench-signaling.png")
+    if signaling and before_signaling and setup and before_setup:
+        before_after_chart(
+            signaling, before_signaling, setup, before_setup, IMAGES / "bench-before-after.png"
+        )
     lines = [
         "# Benchmarks",
         "",
@@ -131,6 +403,12 @@ def main():
         f"{machine.get('date', '?')}. Every figure was measured on that machine; the load average",
         "next to a figure says how busy the machine was while it was taken.",
         "",
+        "## Targets",
+        "",
+        *targets_section(setup, signaling),
+        "",
+        *PROSE["targets"],
+        "",
         "## Connection set-up in real Chromium",
         "",
         "Timestamps are taken inside the pages (an init script hooks the peer connection events), "
@@ -140,14 +418,37 @@ def main():
         "",
         *setup_section(setup),
         "",
+        "Where the set-up time goes, phase by phase:",
+        "",
+        "![Set-up phases](images/bench-setup-phases.png)",
+        "",
+        "## What was improved: before and after",
+        "",
+        *PROSE["improvements"],
+        "",
+        "![Before and after](images/bench-before-after.png)",
+        "",
+        *before_after_section(signaling, before_signaling, setup, before_setup),
         "## Signaling capacity: this server against Node socket.io",
         "",
         "The same load generator (a Node socket.io client, `bench/signaling_load.js`) drives this "
-        "project's Flask-SocketIO server (threading mode, events of one client handled in order) "
-        "and a minimal Node socket.io 4 server with the same contract "
-        "(`bench/reference/server.js`), one after the other in the same run.",
+        "project's Flask-SocketIO server (threading mode, events of one client handled in order, "
+        "validation and every limit but the rate limit on) and a minimal Node socket.io 4 server "
+        "with the same contract (`bench/reference/server.js`), one after the other in the same "
+        "run. With Redis, each pair's sender and receiver are on different processes, so every "
+        "signal crosses between them.",
         "",
         *signaling_section(signaling),
+        "",
+        "### Where one process spends its time",
+        "",
+        *profile_section(load("signaling_profile")),
+        "",
+        *PROSE["profile"],
+        "",
+        "### Past one process",
+        "",
+        *PROSE["scaling"],
         "",
         "## Soak: churn without loss",
         "",

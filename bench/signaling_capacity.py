@@ -6,7 +6,8 @@ server with the same contract (bench/reference/server.js), in the same run, on l
    ack latency p50/p99, server CPU (cores) and memory. Ours runs as one process, then as
    --processes processes sharing their rooms through Redis (REDIS_URL), each pair's sender and
    receiver on different processes.
-2. Idle connections: how much memory one server process needs to hold 1k, 2k, 5k connections.
+2. Idle connections: how much memory one server process needs to hold 1k, 2k, 5k connections,
+   and (ours) how many it holds when it pings every 25 s instead of every 10 s.
 
     .venv/bin/python -m bench.signaling_capacity            # writes bench/results/signaling.json
     .venv/bin/python -m bench.signaling_capacity --quick    # a short run to try it
@@ -23,6 +24,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 from bench.soak import rss_mib
@@ -34,6 +36,8 @@ REFERENCE = ROOT / "bench" / "reference"
 LOAD = ["node", str(ROOT / "bench" / "signaling_load.js")]
 UNLIMITED = {"SIGNAL_RATE": "1e9", "SIGNAL_BURST": "1e9", "MAX_ROOMS": "100000"}
 TICKS = os.sysconf("SC_CLK_TCK")
+# Engine.IO's default; ours is 10 s, so that a vanished member is noticed within 15 s.
+SLOW_PING = 25
 
 
 class NodeReference:
@@ -169,21 +173,23 @@ class SharedServers:
         self.redis.stop()
 
 
-def measure(start, args, idle_counts):
-    """Throughput runs on one server, then each idle count on a fresh one."""
-    server = start()
-    try:
-        runs = [
-            throughput(server.url, server.pids, pairs, args.window, args.seconds)
-            for pairs in args.pairs
-        ]
-    finally:
-        server.stop()
+def measure(start, args, pairs, idle_counts):
+    """Throughput runs with each count of pairs on one server, then each idle count on a fresh
+    one."""
+    runs = []
+    if pairs:
+        server = start()
+        try:
+            runs = [
+                throughput(server.url, server.pids, n, args.window, args.seconds) for n in pairs
+            ]
+        finally:
+            server.stop()
     idle = []
     for count in idle_counts:
         server = start()
         try:
-            idle.append(idle_memory(server.url, server.process.pid, count))
+            idle.append(idle_memory(server.url, server.pids[0], count))
         finally:
             server.stop()
     return {"throughput": runs, "idle": idle}
@@ -196,19 +202,34 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--idle", type=int, nargs="*", default=[1000, 2000, 5000])
     parser.add_argument(
-        "--processes", type=int, default=2, help="Python processes sharing rooms through Redis"
+        "--processes",
+        type=int,
+        nargs="*",
+        default=[1, 2],
+        help="counts of Python processes sharing rooms through Redis (none: skip)",
+    )
+    parser.add_argument(
+        "--idle-slow-ping",
+        type=int,
+        nargs="*",
+        default=[3000, 5000],
+        help=f"idle counts for our server with PING_INTERVAL={SLOW_PING} instead of 10 s",
     )
     parser.add_argument("--quick", action="store_true", help="2 s runs, 200 idle connections")
     args = parser.parse_args(argv)
     if args.quick:
-        args.pairs, args.seconds, args.idle = [4], 2, [200]
-    results = {"machine": machine(), "window": args.window, "processes": args.processes}
+        args.pairs, args.seconds, args.idle, args.idle_slow_ping = [4], 2, [200], []
+    results = {"machine": machine(), "window": args.window, "slowPing": SLOW_PING}
     with tempfile.TemporaryDirectory() as logs:
-        results["python"] = measure(lambda: OurServer(Path(logs)), args, args.idle)
-        if args.processes > 1:
-            shared = lambda: SharedServers(Path(logs), args.processes)  # noqa: E731
-            results["pythonShared"] = measure(shared, args, [])
-    results["node"] = measure(NodeReference, args, args.idle)
+        logs = Path(logs)
+        results["python"] = measure(partial(OurServer, logs), args, args.pairs, args.idle)
+        slow_ping = partial(OurServer, logs, PING_INTERVAL=SLOW_PING)
+        results["pythonSlowPing"] = measure(slow_ping, args, [], args.idle_slow_ping)
+        results["pythonShared"] = [
+            {"processes": n, **measure(partial(SharedServers, logs, n), args, args.pairs, [])}
+            for n in args.processes
+        ]
+    results["node"] = measure(NodeReference, args, args.pairs, args.idle)
     results["machine"]["loadAverageAfter"] = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "signaling.json").write_text(json.dumps(results, indent=2))

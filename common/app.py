@@ -54,7 +54,8 @@ def create_app(step_dir, room_capacity=None, on_depart=None):
     """Builds the app for the step in `step_dir`; signaling is on when `room_capacity` is set.
 
     Returns (app, socketio); socketio is None for a step without signaling. The signaling state
-    is `app.extensions["rooms"]`; `on_depart(member)` runs after each member leaves.
+    is `app.extensions["rooms"]`; `on_depart(member)` runs after each member leaves; the
+    functions in `app.extensions["on_stop"]` run when the server stops (common/run.py).
     """
     step_dir = Path(step_dir).resolve()
     app = Flask(step_dir.name, root_path=str(step_dir), static_folder=None)
@@ -85,7 +86,10 @@ def create_app(step_dir, room_capacity=None, on_depart=None):
         rooms = shared_rooms.SharedRooms(redis_url, f"signaling:{step_dir.name}", **limits)
     else:
         rooms = signaling.Rooms(**limits)
-    signaling.attach(socketio, rooms, ice_servers, on_depart)
+    depart_everyone = signaling.attach(socketio, rooms, ice_servers, on_depart)
+    if redis_url:
+        # Rooms outlive this process in Redis: when it stops, its members must leave them.
+        app.extensions["on_stop"] = [depart_everyone]
     app.wsgi_app = without_websocket_compression(app.wsgi_app)
     app.extensions["rooms"] = rooms
     # How many rooms and members there are (counts only): for instructors and the soak benchmark.

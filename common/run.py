@@ -8,6 +8,7 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 
 from common import network
@@ -88,6 +89,8 @@ def main(argv=None):
     app, socketio = step.create()
     urls = urls_to_open(args.host, port, "https" if tls else "http")
     print_banner(folder, step.OPEN_HINT, urls, tls)
+    # A service manager's SIGTERM stops the server the way Ctrl+C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         if socketio is None:
             app.run(host=args.host, port=port, threaded=True, ssl_context=tls)
@@ -97,6 +100,14 @@ def main(argv=None):
             )
     except OSError as err:
         sys.exit(f"Cannot listen on {args.host}:{port}: {err}. Try another PORT.")
+    stop(app)
+
+
+def stop(app):
+    """After Ctrl+C (or SIGTERM): the app's stop hooks, such as leaving the rooms kept in Redis."""
+    for hook in app.extensions.get("on_stop", ()):
+        hook()
+    print("  Stopped.", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ Lua script, so the capacity, the unique names and the list of peers stay exact h
 processes join at once. What belongs to a connection (its Member and rate-limit bucket) stays in
 the process that holds it.
 
-A process that crashes leaves its members in Redis; clear its keys (`redis-cli --scan --pattern
-'signaling:*' | xargs redis-cli del`) before starting it again.
+A process that stops takes its members out (common/run.py runs the app's stop hooks); one that
+crashes leaves them in Redis: clear the keys (`redis-cli --scan --pattern 'signaling:*' | xargs
+redis-cli del`) before starting it again (docs/scaling.md).
 """
 
 import json
@@ -120,6 +121,9 @@ class SharedRooms:
         if record is None or peer_id == sender.id:
             raise SignalingError("unknown-peer", "no such peer in your room")
         return member_from(sender.room, peer_id, record)
+
+    def is_local(self, member):
+        return member.sid in self.by_sid
 
     def counts(self):
         _, rooms_key, members_key = self.keys("")

@@ -179,10 +179,15 @@ class Rooms:
         with self.lock:
             return {"rooms": len(self.rooms), "members": len(self.by_sid)}
 
+    def is_local(self, member):
+        """Whether this process holds the member's connection: always, in one process."""
+        return True
+
 
 def attach(socketio, rooms, ice_servers, on_depart=None):
     """Registers the contract's events on `socketio`. `ice_servers(member)` gives the ICE list;
-    `on_depart(member)`, when given, runs after a member has left or disconnected."""
+    `on_depart(member)`, when given, runs after a member has left or disconnected. Returns a
+    function that makes every member of this process leave."""
 
     # Joining and leaving are atomic with their announcements: whoever joins later is listed in no
     # peer-joined and sees everyone earlier in its ack; whoever was there earlier gets exactly one
@@ -190,9 +195,13 @@ def attach(socketio, rooms, ice_servers, on_depart=None):
     # returned, one by one, so this holds across processes too (common/shared_rooms.py).
     membership = threading.Lock()
 
+    def send(event, message, member):
+        # Across processes an emit goes through Redis, unless the connection is this process's.
+        socketio.emit(event, message, to=member.sid, ignore_queue=rooms.is_local(member))
+
     def announce(event, message, members):
         for member in members:
-            socketio.emit(event, message, to=member.sid)
+            send(event, message, member)
 
     def refuse(event, err):
         log.info("%s refused for %s: %s (%s)", event, request.sid, err.code, err.message)
@@ -229,7 +238,7 @@ def attach(socketio, rooms, ice_servers, on_depart=None):
                 raise SignalingError("rate-limited", "too many signals; slow down")
         except SignalingError as err:
             return refuse("signal", err)
-        socketio.emit("signal", {"from": sender.id, "data": signal}, to=target.sid)
+        send("signal", {"from": sender.id, "data": signal}, target)
         return {"ok": True}
 
     @socketio.on("leave")
@@ -254,3 +263,10 @@ def attach(socketio, rooms, ice_servers, on_depart=None):
     @socketio.on_error_default
     def on_error(err):
         log.exception("unexpected error in a socket.io handler: %s", err)
+
+    def depart_everyone():
+        """This process is stopping: each of its members leaves, and the others hear of it."""
+        for sid in list(rooms.by_sid):
+            depart(sid)
+
+    return depart_everyone

@@ -4,10 +4,12 @@ Each browser user is a browser context (a fresh profile) in one shared Chromium:
 browser per user, and just as isolated.
 """
 
+import os
 import uuid
 
 import pytest
 
+from tests import redis_server
 from tests.chromium import HOW_TO_GET_ONE, find_chromium
 from tests.server import Server
 
@@ -45,6 +47,23 @@ def start_server(tmp_path_factory):
     yield start
     for server in servers.values():
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_step4(tmp_path_factory):
+    """Two step 4 server processes sharing their rooms through a Redis of their own (REDIS_URL)."""
+    try:
+        redis = redis_server.RedisServer()
+    except FileNotFoundError:
+        if os.environ.get("CI"):
+            pytest.fail(f"{redis_server.HOW_TO_GET_ONE} (.ci/run installs it)")
+        pytest.skip(redis_server.HOW_TO_GET_ONE)
+    logs = tmp_path_factory.mktemp("shared-logs")
+    processes = [Server(4, logs, REDIS_URL=redis.url) for _ in range(2)]
+    yield processes
+    for process in processes:
+        process.stop()
+    redis.stop()
 
 
 @pytest.fixture

@@ -8,14 +8,11 @@ a marker signal sent afterwards is the next event the target sees, nothing came 
 """
 
 import json
-import os
 import threading
 from types import SimpleNamespace
 
 import pytest
 
-from tests.redis_server import HOW_TO_GET_ONE, RedisServer
-from tests.server import Server
 from tests.signaling_client import Member
 
 OFFER = {"description": {"type": "offer", "sdp": "v=0\r\n"}}
@@ -27,29 +24,12 @@ SERVERS = {
 }
 
 
-@pytest.fixture(scope="module")
-def shared_processes(tmp_path_factory):
-    """Two step 4 server processes sharing their rooms through a Redis of their own."""
-    try:
-        redis = RedisServer()
-    except FileNotFoundError:
-        if os.environ.get("CI"):
-            pytest.fail(f"{HOW_TO_GET_ONE} (.ci/run installs it)")
-        pytest.skip(HOW_TO_GET_ONE)
-    logs = tmp_path_factory.mktemp("shared-logs")
-    processes = [Server(4, logs, REDIS_URL=redis.url) for _ in range(2)]
-    yield processes
-    for process in processes:
-        process.stop()
-    redis.stop()
-
-
 @pytest.fixture(params=SERVERS, ids=list(SERVERS))
 def server(request, start_server):
     """The set-up under test: `urls` of its processes, `url` of the first, and room `capacity`."""
     config = SERVERS[request.param]
     if config.get("processes"):
-        urls = [process.url for process in request.getfixturevalue("shared_processes")]
+        urls = [process.url for process in request.getfixturevalue("shared_step4")]
     else:
         urls = [start_server(config["step"]).url]
     return SimpleNamespace(urls=urls, url=urls[0], capacity=config["capacity"])
