@@ -25,6 +25,7 @@ test: $(PY_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
 bench: $(PY_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
 	$(PY) -m bench.browser_setup
 	$(PY) -m bench.signaling_capacity
+	$(PY) -m bench.profile_signaling
 	$(PY) -m bench.soak
 	$(PY) -m bench.suite_cost
 	$(PY) -m bench.report

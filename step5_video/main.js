@@ -11,6 +11,10 @@
 // offers whenever its connection fires negotiationneeded, and when two offers collide the
 // polite side gives way to the impolite one.
 
+// A small picture at a modest frame rate: every page encodes its camera once per other member and
+// decodes one video per other member, so the size is paid n-1 times over (see the README).
+const CAMERA = {width: {ideal: 320}, height: {ideal: 240}, frameRate: {ideal: 15, max: 15}};
+
 const joinForm = document.querySelector('#join-form');
 const nameInput = document.querySelector('#name');
 const roomInput = document.querySelector('#room');
@@ -40,6 +44,8 @@ let iceServers = [];
 let myId = null;
 let joined = false;
 let localStream = new MediaStream();
+// Settles once localStream holds what getUserMedia gave us: connections wait for it.
+let localMediaReady = Promise.resolve();
 
 nameInput.value = randomName();
 roomInput.value = roomFromUrl();
@@ -65,19 +71,21 @@ async function join() {
   joinError.textContent = '';
   mediaError.textContent = '';
   joinButton.disabled = true;
-  // Media first, so our tracks are ready for the first connection.
-  localStream = await openLocalMedia(cameraOnJoin.checked);
   joined = true; // someone joining at the same moment may be announced before our ack arrives
-  let ack;
-  try {
-    ack = await signaling.join(room, name);
-  } catch (error) {
+  // The camera and the server at the same time, not one after the other. No connection is made
+  // before our media is known, so our tracks are in its first offer or answer.
+  localMediaReady = openLocalMedia(cameraOnJoin.checked).then((stream) => {
+    localStream = stream;
+  });
+  const [membership] = await Promise.allSettled([signaling.join(room, name), localMediaReady]);
+  if (membership.status === 'rejected') {
     joined = false;
-    stopLocalMedia();
+    stopLocalMedia(); // the camera opened for nothing: release it
     joinButton.disabled = false;
-    joinError.textContent = explainJoinError(error);
+    joinError.textContent = explainJoinError(membership.reason);
     return;
   }
+  const ack = membership.value;
   myId = ack.id;
   iceServers = ack.iceServers;
   showJoined(true);
@@ -103,7 +111,7 @@ function explainJoinError(error) {
 // connection we add no tracks to still receives, so we can watch and listen.
 async function openLocalMedia(wantCamera) {
   const attempts = wantCamera ?
-    [{audio: true, video: true}, {audio: true}, {video: true}] :
+    [{audio: true, video: CAMERA}, {audio: true}, {video: CAMERA}] :
     [{audio: true}];
   let firstError = null;
   for (const constraints of attempts) {
@@ -210,7 +218,8 @@ function addPeer(member) {
 }
 
 function createConnection(peer) {
-  const pc = new RTCPeerConnection(peerConfiguration(iceServers));
+  // max-bundle: one transport for audio, video and data, so ICE and DTLS run once per peer.
+  const pc = new RTCPeerConnection({...peerConfiguration(iceServers), bundlePolicy: 'max-bundle'});
   pc.onicecandidate = ({candidate}) => candidate && sendSignal(peer, {candidate});
   pc.onnegotiationneeded = () => negotiate(peer);
   pc.ontrack = ({track}) => showRemoteTrack(peer, track);
@@ -265,6 +274,8 @@ function isPolite(peer) {
 
 // Signals from every member arrive on the one socket; `from` says which connection they are for.
 async function onSignal({from, data}) {
+  // A newcomer may call us while we are still opening our camera: answer with our tracks.
+  await localMediaReady;
   const peer = peers.get(from);
   if (!peer) {
     return; // not a member of our room (any more)
@@ -427,7 +438,7 @@ async function toggle(kind, button) {
 // and the other side's ontrack fires when it applies it. That is renegotiation.
 async function addLocalTrack(kind) {
   try {
-    const stream = await getUserMedia({[kind]: true});
+    const stream = await getUserMedia({[kind]: kind === 'video' ? CAMERA : true});
     const [track] = stream.getTracks();
     if (!joined) {
       track.stop(); // we left while the browser was asking

@@ -75,18 +75,22 @@ async function join() {
   joinError.textContent = '';
   mediaError.textContent = '';
   joinButton.disabled = true;
-  localStream = await openLocalMedia();
   joined = true; // someone joining at the same moment may be announced before our ack arrives
-  let ack;
-  try {
-    ack = await signaling.join(room, name);
-  } catch (error) {
+  // Everything the offer needs, asked for at the same time rather than one after the other: our
+  // media, our membership (the ack brings the ICE servers) and the number of slots, which is the
+  // same for every member (the room's capacity minus one), so it need not wait for the join.
+  const media = openLocalMedia();
+  const slotCount = signaling.request('slots').then((ack) => ack.slots);
+  const [membership] = await Promise.allSettled([signaling.join(room, name), media, slotCount]);
+  localStream = await media;
+  if (membership.status === 'rejected') {
     joined = false;
-    stopLocalMedia();
+    stopLocalMedia(); // the camera opened for nothing: release it
     joinButton.disabled = false;
-    joinError.textContent = explainJoinError(error);
+    joinError.textContent = explainJoinError(membership.reason);
     return;
   }
+  const ack = membership.value;
   iceServers = ack.iceServers;
   showJoined(true);
   localName.textContent = `${name} (you)`;
@@ -96,7 +100,7 @@ async function join() {
   appendLine(chatLog, `You joined room ${room} as ${name}.`, 'notice');
   ack.peers.forEach(addMember);
   try {
-    await connectToServer();
+    await connectToServer(await slotCount);
   } catch (error) {
     appendLine(chatLog, `Could not connect to the server: ${error.message}`, 'error');
   }
@@ -135,8 +139,7 @@ async function openLocalMedia() {
 
 // The whole handshake, once: our tracks, the slots and the channel go into one offer, and the
 // server's answer comes back as the acknowledgement of that offer.
-async function connectToServer() {
-  const {slots} = await signaling.request('slots');
+async function connectToServer(slots) {
   connection = createConnection();
   localStream.getTracks().forEach((track) => {
     connection.addTransceiver(track, {direction: 'sendonly', streams: [localStream]});

@@ -1,8 +1,9 @@
 'use strict';
 
-// A live view of what a peer connection is doing, refreshed every second from getStats(). It is a
-// teaching aid shared by steps 2 to 6: which candidate pair ICE chose (host, srflx or relay), the
-// round-trip time, the bytes per second, and for video the frame rate and resolution.
+// A live view of what a peer connection is doing, refreshed every second from getStats() once it
+// is connected. It is a teaching aid shared by steps 2 to 6: the connection state, which candidate
+// pair ICE chose (host, srflx or relay), the round-trip time, the bytes per second, and for video
+// the frame rate and resolution.
 
 const STATS_INTERVAL_MS = 1000;
 
@@ -13,19 +14,49 @@ function watchStats(pc, container, title) {
   const caption = table.createCaption();
   caption.textContent = title;
   container.append(table);
+  let polling = false;
   let previous = null;
   const refresh = async () => {
+    const report = await pc.getStats();
+    if (polling) {
+      showRows(table, describeStats(pc, report, previous));
+      previous = report;
+    }
+  };
+  // getStats() only once connected: before, it has little to show, and set-up is the busy moment.
+  const onStateChange = () => {
+    const state = pc.connectionState;
+    if (state === 'connected') {
+      polling = true;
+    } else if (state === 'failed' || state === 'closed') {
+      polling = false;
+      previous = null;
+    }
+    if (polling) {
+      refresh();
+    } else {
+      showRows(table, describeConnectionState(state));
+    }
+  };
+  // close() fires no event, so this cheap tick (no getStats() unless connected) notices it.
+  const tick = () => {
     if (pc.signalingState === 'closed') {
       clearInterval(timer);
+      pc.removeEventListener('connectionstatechange', onStateChange);
       table.remove();
-      return;
+    } else if (polling) {
+      refresh();
     }
-    const report = await pc.getStats();
-    showRows(table, describeStats(pc, report, previous));
-    previous = report;
   };
-  const timer = setInterval(refresh, STATS_INTERVAL_MS);
-  refresh();
+  pc.addEventListener('connectionstatechange', onStateChange);
+  const timer = setInterval(tick, STATS_INTERVAL_MS);
+  onStateChange();
+}
+
+// Before the connection is up (or after it failed): its state, and no getStats().
+function describeConnectionState(state) {
+  const pair = state === 'failed' ? 'none that works' : 'none selected yet';
+  return [['connection', state], ['candidate pair', pair]];
 }
 
 function describeStats(pc, report, previous) {
