@@ -61,15 +61,17 @@ def profile(pairs, seconds, rate):
             spy.wait(timeout=60)
         finally:
             server.stop()
-        return result, list(categories_of(raw.read_text()))
+        return result, raw.read_text()
 
 
-def categories_of(samples):
-    """Yields (category, count) for each stack of py-spy's raw output ("a;b;c COUNT")."""
+def leaves(samples):
+    """Counts the innermost frames of py-spy's raw output (lines "a;b;c COUNT")."""
+    counts = Counter()
     for line in samples.splitlines():
         stack, _, count = line.rpartition(" ")
         if stack:
-            yield category(stack.split(";")[-1]), int(count)
+            counts[stack.split(";")[-1]] += int(count)
+    return counts
 
 
 def main(argv=None):
@@ -78,13 +80,19 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--rate", type=int, default=200, help="samples per second")
     args = parser.parse_args(argv)
-    counts = Counter()
     result, samples = profile(args.pairs, args.seconds, args.rate)
-    for name, count in samples:
-        counts[name] += count
+    frames = leaves(samples)
+    counts = Counter()
+    for frame, count in frames.items():
+        counts[category(frame)] += count
     total = sum(counts.values())
-    shares = {name: round(100 * count / total, 1) for name, count in counts.most_common()}
-    report = {"machine": machine(), "pairs": args.pairs, "run": result, "sharePct": shares}
+    report = {
+        "machine": machine(),
+        "pairs": args.pairs,
+        "run": result,
+        "sharePct": {name: round(100 * n / total, 1) for name, n in counts.most_common()},
+        "topFramesPct": {frame: round(100 * n / total, 1) for frame, n in frames.most_common(12)},
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "signaling_profile.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

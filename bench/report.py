@@ -10,7 +10,79 @@ PAGE = ROOT / "docs" / "benchmarks.md"
 IMAGES = ROOT / "docs" / "images"
 # What the figures mean: written from the measurements of 2026-11-21, kept with the code that
 # places it (docs/benchmarks.md is regenerated from bench/results/).
-PROSE = {"targets": [], "improvements": [], "profile": [], "scaling": []}
+PROSE = {
+    "targets": [
+        "Every page, server and load generator shares the same 2 cores, so a figure here is what "
+        "all of them together allow. The set-up targets that are missed are missed by the "
+        "machine as much as by the code: the step 1 floor, one page with no signaling, no video "
+        "and no other page running, already takes about 80 ms, and a first video frame also "
+        "waits for the camera, the encoder's first keyframe and its decoding on every page at "
+        "once. The signaling targets are missed by the threading model (see *Where one process "
+        "spends its time*); [scaling.md](scaling.md) is the documented way past one process.",
+    ],
+    "improvements": [
+        "The before figures are the code as it was at commit 6916023, measured with its own "
+        "scripts by `python -m bench.before` right before the after figures, on the same machine "
+        "(see bench/README.md). What changed:",
+        "",
+        "- **The server declines permessage-deflate** (`common/app.py`). simple-websocket accepts "
+        "it whenever a client offers it, and browsers always do: a zlib compressor and "
+        "decompressor per connection, and every small signal compressed. Declining it is what "
+        "Node's socket.io does by default. It roughly halved the memory per idle connection.",
+        "- **The stats panel polls only once a connection is up** (`common/static/stats.js`): "
+        "during set-up the table shows the connection state from events, with no `getStats()`.",
+        "- **Step 5 asks for 320x240 at 15 fps, bundles everything on one transport "
+        "(`max-bundle`) and opens the camera while it joins**: in a mesh every page encodes its "
+        "camera once per other member and decodes one video per other member, so the picture's "
+        "size is paid n-1 times over.",
+        "- **Step 6 asks for its media, its membership and its slot count at the same time.**",
+        "",
+        "Tried and not kept (measured with the same load, one process, back to back): a shorter "
+        "interpreter switch interval (`sys.setswitchinterval(0.0005)`: 2,466 instead of 3,019 "
+        "signals/s with one pair), room lookups without the lock (no difference beyond the "
+        "noise), `MALLOC_ARENA_MAX=2` and 256 KiB thread stacks (no change in memory per "
+        "connection: only touched pages count).",
+        "",
+        "Not changed, and why: in the 8-page mesh what is left of the stats panel's cost is "
+        "drawing eight visible tables on 2 cores (a helper's what-if: about 446 ms with no "
+        "panel, 415 ms with the tables hidden but polling, against about 590 ms as shipped, "
+        "medians of 30 to 60 runs at load 10). A learner has one page per machine, so the panel "
+        "stays open by default.",
+    ],
+    "profile": [
+        "Two thirds of the samples are the threading model itself: acquiring locks and the GIL "
+        "when a thread wakes up, and the socket system calls of the reader and writer threads. "
+        "In threading mode each connection has a reader thread (simple-websocket), a handler "
+        "loop (the request's thread, which runs our event handlers in order: "
+        "`async_handlers=False`), a writer thread (Engine.IO) and a ping task, so one relayed "
+        "signal wakes three threads: the sender's, the target's writer and the sender's writer "
+        "for the acknowledgement. This project's own code (validation, rooms, rate limit) is "
+        "about 6 %: no change to it can move the total much.",
+    ],
+    "scaling": [
+        "With `REDIS_URL`, processes share their rooms through Redis ([scaling.md](scaling.md)); "
+        "the whole signaling contract and a browser test run across two processes. In the table "
+        "above every signal of the Redis runs crosses from one process to the other (the worst "
+        "case). On this 2-core machine, which also runs the load generator and Redis, two "
+        "processes do not relay more than one: every process reads every message that crosses "
+        "through Redis, and each signal looks its target up in Redis. What the Redis route "
+        "buys is connections (each process holds its own couple of thousand) and the use of "
+        "more cores and machines; it is not a faster path for one room.",
+        "",
+        "Idle connections: one process holds 2,000 at about 112 KiB each, well under the memory "
+        "target, but not 5,000. Four threads per connection make 20,000 threads, and when the "
+        "first ping interval comes round, hundreds of them wake at once and queue for the GIL: "
+        "sampled while 5,000 connected (pings every 25 s), the process stopped accepting at "
+        "17,225 threads (about 4,300 connections), 25 s in, while its CPU time went to the "
+        "kernel; with pings every 10 s the same happened at about 9,000 threads. Pinging every "
+        "25 s (Engine.IO's "
+        "default) instead of every 10 s spreads the wake-ups: 3,000 connections then hold, at "
+        "the price of noticing a vanished member in 30 s instead of 15 (`PING_INTERVAL`). The "
+        "way past it is more processes, or an event-loop server (Engine.IO's gevent or eventlet "
+        "modes, or asyncio), which this tutorial does not use: threading mode is the one that "
+        "runs aiortc's peer in step 6 and is the simplest to read.",
+    ],
+}
 SETUP_ROWS = [
     ("step1_floor", "step 1: in-page offer to open (the floor)", None),
     ("step2_join_open", "step 2: two pages, join to open", "within 5x the floor"),
@@ -118,6 +190,7 @@ def signaling_section(data):
         f"Best throughput on one process: Python {ours:,.0f}/s, Node {node:,.0f}/s, a ratio of "
         f"**{ours / node:.2f}** (target: at least 0.5).",
         "",
+        *idle_note(data),
         "| server | idle connections | RSS MiB | per connection KiB | seconds to connect |",
         "|---|---|---|---|---|",
     ]
@@ -134,6 +207,19 @@ def signaling_section(data):
                 f"| {idle['perConnectionKiB']:.0f} | {idle['connectSeconds']:.1f} |"
             )
     return lines
+
+
+def idle_note(data):
+    """When the idle runs come from another run than the throughput runs, say when."""
+    machine = data.get("idleMachine")
+    if not machine:
+        return []
+    return [
+        f"Idle connections measured {machine['date']} (load average "
+        f"{machine['loadAverage'][0]:.1f} at the start): a run of its own, as thousands of "
+        "threads leave the load average inflated for minutes.",
+        "",
+    ]
 
 
 def signaling_chart(data, path):

@@ -161,16 +161,16 @@ class Rooms:
                 del self.rooms[member.room]
             return member, list(members.values())
 
+    # Lookups take no lock: one dict read is atomic, and the lock is for changes. On every
+    # signal, taking it made the relaying threads queue behind whichever one held it.
     def member(self, sid):
-        with self.lock:
-            member = self.by_sid.get(sid)
+        member = self.by_sid.get(sid)
         if member is None:
             raise SignalingError("not-joined", "join a room first")
         return member
 
     def peer(self, sender, peer_id):
-        with self.lock:
-            target = self.rooms.get(sender.room, {}).get(peer_id)
+        target = self.rooms.get(sender.room, {}).get(peer_id)
         if target is None or target is sender:
             raise SignalingError("unknown-peer", "no such peer in your room")
         return target
