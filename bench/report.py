@@ -14,8 +14,9 @@ PROSE = {
     "targets": [
         "Every page, server and load generator shares the same 2 cores, so a figure here is what "
         "all of them together allow. The set-up targets that are missed are missed by the "
-        "machine as much as by the code: the step 1 floor, one page with no signaling, no video "
-        "and no other page running, already takes about 80 ms, and a first video frame also "
+        "machine as much as by the code: the step 1 floor (one page, no signaling, no video, "
+        "nothing else running: the first row below) is already about half the target, and a "
+        "first video frame also "
         "waits for the camera, the encoder's first keyframe and its decoding on every page at "
         "once. The signaling targets are missed by the threading model (see *Where one process "
         "spends its time*); [scaling.md](scaling.md) is the documented way past one process.",
@@ -35,13 +36,18 @@ PROSE = {
         "(`max-bundle`) and opens the camera while it joins**: in a mesh every page encodes its "
         "camera once per other member and decodes one video per other member, so the picture's "
         "size is paid n-1 times over.",
+        "- **Room lookups take no lock** (`Rooms.member` and `Rooms.peer` in "
+        "`common/signaling.py`; changes still do). A profile of the server at 4 pairs put 35 % "
+        "of its samples in those two lookups, queued on the lock behind a thread the interpreter "
+        "had switched away from. Three alternating runs each, one process, 5 s: 1,097, 1,391 "
+        "and 1,434 signals/s with the lock against 1,797, 2,594 and 3,099 without (4 pairs); "
+        "1,266, 1,216 and 1,342 against 1,886, 2,231 and 2,416 (16 pairs).",
         "- **Step 6 asks for its media, its membership and its slot count at the same time.**",
         "",
-        "Tried and not kept (measured with the same load, one process, back to back): a shorter "
-        "interpreter switch interval (`sys.setswitchinterval(0.0005)`: 2,466 instead of 3,019 "
-        "signals/s with one pair), room lookups without the lock (no difference beyond the "
-        "noise), `MALLOC_ARENA_MAX=2` and 256 KiB thread stacks (no change in memory per "
-        "connection: only touched pages count).",
+        "Tried and not kept (one process, back to back): a shorter interpreter switch interval "
+        "(`sys.setswitchinterval(0.0005)`: 2,466 instead of 3,019 signals/s with one pair), "
+        "`MALLOC_ARENA_MAX=2` and 256 KiB thread stacks (no change in memory per connection: "
+        "only touched pages count).",
         "",
         "Not changed, and why: in the 8-page mesh what is left of the stats panel's cost is "
         "drawing eight visible tables on 2 cores (a helper's what-if: about 446 ms with no "
@@ -50,14 +56,16 @@ PROSE = {
         "stays open by default.",
     ],
     "profile": [
-        "Two thirds of the samples are the threading model itself: acquiring locks and the GIL "
-        "when a thread wakes up, and the socket system calls of the reader and writer threads. "
+        "About three quarters of the samples are the threading model itself: acquiring locks and "
+        "the GIL when a thread wakes up, and the socket system calls of the reader and writer "
+        "threads. "
         "In threading mode each connection has a reader thread (simple-websocket), a handler "
         "loop (the request's thread, which runs our event handlers in order: "
         "`async_handlers=False`), a writer thread (Engine.IO) and a ping task, so one relayed "
         "signal wakes three threads: the sender's, the target's writer and the sender's writer "
         "for the acknowledgement. This project's own code (validation, rooms, rate limit) is "
-        "about 6 %: no change to it can move the total much.",
+        "now about 1 % (35 % in a profile before room lookups stopped taking the lock): what is "
+        "left is the price of threading mode, not of the signaling code.",
     ],
     "scaling": [
         "With `REDIS_URL`, processes share their rooms through Redis ([scaling.md](scaling.md)); "
@@ -318,7 +326,9 @@ def before_after_section(signaling, before_signaling, setup, before_setup):
         lines.append("")
     if setup and before_setup:
         lines += [
-            "**Connection set-up in Chromium** (`bench.browser_setup`, median / p90 ms)",
+            "**Connection set-up in Chromium** (`bench.browser_setup`, median / p90 ms of 10 "
+            f"runs; after: finished {setup.get('updated', '?')}, before: finished "
+            f"{before_setup.get('updated', '?')}, one after the other)",
             "",
             "| scenario | before | after | median change |",
             "|---|---|---|---|",
