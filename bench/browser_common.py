@@ -330,6 +330,12 @@ def descendants(root):
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def cpu_seconds(pid):
+    """CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 def cpu_snapshot(root=None):
     """Machine-wide busy and total CPU time, and the CPU time of `root` (this process by
     default) and everything below it, children it has reaped included; all in seconds."""

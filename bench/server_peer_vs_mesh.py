@@ -38,12 +38,12 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from bench.browser_common import cpu_seconds, descendants
 from common.run import available_steps
 from tests.chromium import HOW_TO_GET_ONE, find_chromium
 from tests.conftest import CHROMIUM_ARGS, COUNT_PEER_CONNECTIONS
 from tests.server import ROOT, Server
 
-TICKS = os.sysconf("SC_CLK_TCK")
 RESULTS = ROOT / "bench" / "results" / "server_peer_vs_mesh.json"
 READY_TIMEOUT_MS = 60_000
 CONFIGS = {
@@ -126,28 +126,6 @@ class Run:
     load_after: float = 0
     error: str = ""
     date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d"))
-
-
-def cpu_seconds(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def descendants(root):
-    """Pids of every process below `root` (Playwright's driver, then Chromium's processes)."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat[1])
-    found, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
 
 
 def chromium_cpu_seconds():

@@ -27,6 +27,7 @@ import time
 from functools import partial
 from pathlib import Path
 
+from bench.browser_common import cpu_seconds
 from bench.soak import rss_mib
 from tests.redis_server import RedisServer
 from tests.server import ROOT, Server, free_port
@@ -35,7 +36,6 @@ RESULTS = ROOT / "bench" / "results"
 REFERENCE = ROOT / "bench" / "reference"
 LOAD = ["node", str(ROOT / "bench" / "signaling_load.js")]
 UNLIMITED = {"SIGNAL_RATE": "1e9", "SIGNAL_BURST": "1e9", "MAX_ROOMS": "100000"}
-TICKS = os.sysconf("SC_CLK_TCK")
 # Engine.IO's default; ours is 10 s, so that a vanished member is noticed within 15 s.
 SLOW_PING = 25
 
@@ -58,11 +58,6 @@ class NodeReference:
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=10)
-
-
-def cpu_seconds(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
 class Sampler:
