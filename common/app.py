@@ -12,7 +12,6 @@ from flask import Flask, abort, send_from_directory
 from flask_socketio import SocketIO
 
 from common import shared_rooms, signaling
-from common.ice import ice_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMON_STATIC = ROOT / "common" / "static"
@@ -50,12 +49,14 @@ def origin_checker(extra):
     return allow
 
 
-def create_app(step_dir, room_capacity=None, on_depart=None):
-    """Builds the app for the step in `step_dir`; signaling is on when `room_capacity` is set.
+def create_app(step_dir, room_capacity=None, relay=None, on_depart=None):
+    """Builds the app for the step in `step_dir`; with `room_capacity`, it also runs a socket.io
+    server on which `relay(socketio, rooms, on_depart)` registers the signaling events (step 2's
+    server.py).
 
     Returns (app, socketio); socketio is None for a step without signaling. The signaling state
-    is `app.extensions["rooms"]`; `on_depart(member)` runs after each member leaves; the
-    functions in `app.extensions["on_stop"]` run when the server stops (common/run.py).
+    is `app.extensions["rooms"]`; the functions in `app.extensions["on_stop"]` run when the
+    server stops (common/run.py).
     """
     step_dir = Path(step_dir).resolve()
     app = Flask(step_dir.name, root_path=str(step_dir), static_folder=None)
@@ -86,7 +87,7 @@ def create_app(step_dir, room_capacity=None, on_depart=None):
         rooms = shared_rooms.SharedRooms(redis_url, f"signaling:{step_dir.name}", **limits)
     else:
         rooms = signaling.Rooms(**limits)
-    depart_everyone = signaling.attach(socketio, rooms, ice_servers, on_depart)
+    depart_everyone = relay(socketio, rooms, on_depart)
     if redis_url:
         # Rooms outlive this process in Redis: when it stops, its members must leave them.
         app.extensions["on_stop"] = [depart_everyone]

@@ -4,13 +4,13 @@ talks to the browsers there as one more member.
     python -m common.peer --step 4 --room demo              # chat from the terminal
     python -m common.peer --step 4 --room demo --echo       # someone to talk to when alone
 
-It follows the same signaling contract (DESIGN.md section 4) and the same rules as the step's
-main.js: in steps 2 and 4 the newcomer makes an offer to every member already in the room and
-creates the 'chat' data channel, and members already there answer; in step 3 nobody connects until
-someone wants to talk, both sides create the same negotiated channel, and crossed offers are
-settled by perfect negotiation. What differs is aiortc: it does not trickle candidates. Its
-setLocalDescription() gathers them all first, so the description it sends already lists them, and
-there is no icecandidate event to forward.
+It follows the same signaling contract (docs/signaling-contract.md) and the same rules as the
+steps' main.js: both sides of a connection create the same negotiated 'chat' channel; in steps 2
+and 4 the newcomer makes an offer to every member already in the room, and members already there
+answer; in step 3 nobody connects until someone wants to talk, and crossed offers are settled by
+perfect negotiation, where whoever was in the room first is the polite side. What differs is
+aiortc: it does not trickle candidates. Its setLocalDescription() gathers them all first, so the
+description it sends already lists them, and there is no icecandidate event to forward.
 """
 
 import argparse
@@ -60,6 +60,7 @@ class Member:
 
     id: str
     name: str
+    polite: bool = False  # step 3: they came in after us, so we give way when offers cross
     connection: RTCPeerConnection | None = None
     channel: object = None  # the RTCDataChannel named 'chat'
     ignore_offer: bool = False  # step 3: their last offer crossed ours and lost
@@ -114,7 +115,7 @@ class ChatPeer:
         self.room = room
         self.accept(ack)
         say(f"* You joined room {room} as {self.name} (step {self.step}: {STEPS[self.step]}).")
-        members = [self.add_member(peer) for peer in ack["peers"]]
+        members = [self.add_member(peer, polite=False) for peer in ack["peers"]]
         if self.step == 3:
             self.explain_step3(members)
         elif not members:
@@ -150,15 +151,15 @@ class ChatPeer:
                 say(f"! Could not tell the server you left: {error}")
         say("* You left the room.")
 
-    def add_member(self, peer):
+    def add_member(self, peer, polite):
         if peer["id"] not in self.members:  # someone joining as we join can be announced twice
-            self.members[peer["id"]] = Member(peer["id"], peer["name"])
+            self.members[peer["id"]] = Member(peer["id"], peer["name"], polite)
         return self.members[peer["id"]]
 
     async def on_peer_joined(self, peer):
         if await self.is_returning(peer):
             return
-        member = self.add_member(peer)
+        member = self.add_member(peer, polite=True)
         then = "" if self.step == 3 else "; they are calling you"
         say(f"* {shown(member.name)} joined{then}.")
 
@@ -207,7 +208,7 @@ class ChatPeer:
         for peer in ack["peers"]:
             if peer["id"] in self.members or await self.is_returning(peer):
                 continue
-            member = self.add_member(peer)
+            member = self.add_member(peer, polite=False)
             if self.step != 3:
                 await self.call(member)  # as a newcomer would
 
@@ -241,18 +242,14 @@ class ChatPeer:
     def create_connection(self, member):
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
         pc.on("connectionstatechange", lambda: self.on_connection_state_change(member, pc))
-        if self.step == 3:
-            # Both sides create the same channel themselves, whoever offers (step 3's README).
-            self.set_up_channel(member, pc.createDataChannel("chat", negotiated=True, id=0))
-        else:
-            pc.on("datachannel", lambda channel: self.set_up_channel(member, channel))
+        # Both sides create the same channel themselves, whoever offers (step 2's README).
+        self.set_up_channel(member, pc.createDataChannel("chat", negotiated=True, id=0))
         return pc
 
     # Steps 2 and 4: the newcomer calls each member already in the room.
     async def call(self, member):
         try:
             member.connection = self.create_connection(member)
-            self.set_up_channel(member, member.connection.createDataChannel("chat"))
             await self.make_offer(member)
         except Exception as error:
             say(f"! Could not call {shown(member.name)}: {error}")
@@ -300,12 +297,12 @@ class ChatPeer:
     async def settle_crossed_offers(self, member):
         """Step 3's perfect negotiation, when their offer meets ours: True if we give way.
 
-        The member with the smaller id is polite, as in step 3's main.js. The impolite side
+        Whoever was in the room first is polite, as in step 3's main.js. The impolite side
         ignores the incoming offer. The polite side drops its own: a browser rolls it back, but
         aiortc cannot roll back, so this side starts over with a fresh connection. Nothing was
         sent on the old one, and the negotiated channel is the same on the new one.
         """
-        if self.my_id > member.id:
+        if not member.polite:
             say(f"* Offers crossed with {shown(member.name)}: keeping ours (we are impolite).")
             member.ignore_offer = True
             return False

@@ -1,4 +1,4 @@
-"""The signaling contract (DESIGN.md section 4) for asyncio code: the Python twin of
+"""The signaling contract (docs/signaling-contract.md) for asyncio code: the Python twin of
 common/static/signaling.js, used by the command-line peer (common/peer.py).
 
 Plumbing, not the lesson. python-socketio's synchronous client runs its own threads; aiortc runs

@@ -91,9 +91,11 @@ class SharedRooms:
                 [room, member_id, record, name.casefold(), self.capacity, self.max_rooms],
             )
             if reply[0] == "no-room":
-                raise SignalingError("room-full", "the server has no room for another room")
+                raise SignalingError(
+                    "room-full", "the server holds as many rooms as it can; try again later"
+                )
             if reply[0] == "room-full":
-                raise SignalingError("room-full", f"room {room} is full ({self.capacity} members)")
+                raise SignalingError("room-full", f"the room is full ({self.capacity} members)")
             if reply[0] == "name-taken":
                 raise SignalingError("name-taken", f"the name {name} is taken in this room")
             member = Member(
@@ -122,8 +124,9 @@ class SharedRooms:
             raise SignalingError("unknown-peer", "no such peer in your room")
         return member_from(sender.room, peer_id, record)
 
-    def is_local(self, member):
-        return member.sid in self.by_sid
+    def deliver(self, socketio, member, event, message):
+        """Through Redis to the process that holds the connection, unless it is this one."""
+        socketio.emit(event, message, to=member.sid, ignore_queue=member.sid in self.by_sid)
 
     def counts(self):
         _, rooms_key, members_key = self.keys("")

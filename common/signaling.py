@@ -1,24 +1,18 @@
-"""The signaling server: rooms, members and the relay of offers, answers and ICE candidates.
+"""The rules of the signaling server: what a valid payload is, who is in which room, and the
+limits. The relay itself, the three events join / signal / leave, is step 2's lesson and lives in
+step2_two_users/server.py; this module is what it leans on (docs/signaling-contract.md).
 
-It implements the contract of DESIGN.md section 4. Browsers never talk to each other through it
-beyond `signal`; once their peer connection is up, the data goes peer to peer.
-
-`Rooms` holds the state and the rules; `attach` wires them to socket.io events. Every handler
-validates its input and answers with an acknowledgement; on error nothing changes and nothing is
-relayed.
+`Rooms` holds the state and refuses what the contract refuses; the `clean_*` functions check
+payloads. Every refusal is a `SignalingError` with one of the contract's codes; on a refusal
+nothing changes.
 """
 
 import json
-import logging
 import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-
-from flask import request
-
-log = logging.getLogger("signaling")
 
 ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NAME_MAX = 32
@@ -82,6 +76,19 @@ def clean_name(value):
     return name
 
 
+def clean_signal(data):
+    """(to, data) from a `signal` payload, both checked."""
+    if not isinstance(data.get("to"), str):
+        raise SignalingError("invalid", "signal needs a 'to' peer id")
+    return data["to"], clean_signal_data(data.get("data"))
+
+
+def take_signal(member):
+    """Counts one signal against the member's rate limit, or refuses it."""
+    if not member.bucket.take():
+        raise SignalingError("rate-limited", "too many signals; slow down")
+
+
 def clean_signal_data(data):
     """Checks that `data` is one session description or one ICE candidate."""
     if not isinstance(data, dict) or len(data) != 1:
@@ -131,9 +138,11 @@ class Rooms:
                 raise SignalingError("already-joined", "this connection is already in a room")
             members = self.rooms.get(room, {})
             if not members and len(self.rooms) >= self.max_rooms:
-                raise SignalingError("room-full", "the server has no room for another room")
+                raise SignalingError(
+                    "room-full", "the server holds as many rooms as it can; try again later"
+                )
             if len(members) >= self.capacity:
-                raise SignalingError("room-full", f"room {room} is full ({self.capacity} members)")
+                raise SignalingError("room-full", f"the room is full ({self.capacity} members)")
             if any(m.name.casefold() == name.casefold() for m in members.values()):
                 raise SignalingError("name-taken", f"the name {name} is taken in this room")
             peers = list(members.values())
@@ -175,98 +184,10 @@ class Rooms:
             raise SignalingError("unknown-peer", "no such peer in your room")
         return target
 
+    def deliver(self, socketio, member, event, message):
+        """Sends one event to one member's connection."""
+        socketio.emit(event, message, to=member.sid)
+
     def counts(self):
         with self.lock:
             return {"rooms": len(self.rooms), "members": len(self.by_sid)}
-
-    def is_local(self, member):
-        """Whether this process holds the member's connection: always, in one process."""
-        return True
-
-
-def attach(socketio, rooms, ice_servers, on_depart=None):
-    """Registers the contract's events on `socketio`. `ice_servers(member)` gives the ICE list;
-    `on_depart(member)`, when given, runs after a member has left or disconnected. Returns a
-    function that makes every member of this process leave."""
-
-    # Joining and leaving are atomic with their announcements: whoever joins later is listed in no
-    # peer-joined and sees everyone earlier in its ack; whoever was there earlier gets exactly one
-    # peer-joined for each later member. Announcements go to the members that join() and leave()
-    # returned, one by one, so this holds across processes too (common/shared_rooms.py).
-    membership = threading.Lock()
-
-    def send(event, message, member):
-        # Across processes an emit goes through Redis, unless the connection is this process's.
-        socketio.emit(event, message, to=member.sid, ignore_queue=rooms.is_local(member))
-
-    def announce(event, message, members):
-        for member in members:
-            send(event, message, member)
-
-    def refuse(event, err):
-        log.info("%s refused for %s: %s (%s)", event, request.sid, err.code, err.message)
-        return err.ack()
-
-    @socketio.on("join")
-    def on_join(*args):
-        try:
-            data = payload(args)
-            room, name = clean_room(data.get("room")), clean_name(data.get("name"))
-            with membership:
-                member, peers = rooms.join(request.sid, room, name)
-                announce("peer-joined", {"id": member.id, "name": member.name}, peers)
-        except SignalingError as err:
-            return refuse("join", err)
-        log.info("%s (%s) joined %s", member.name, member.id, room)
-        return {
-            "ok": True,
-            "id": member.id,
-            "peers": [{"id": p.id, "name": p.name} for p in peers],
-            "iceServers": ice_servers(member),
-        }
-
-    @socketio.on("signal")
-    def on_signal(*args):
-        try:
-            sender = rooms.member(request.sid)
-            data = payload(args)
-            if not isinstance(data.get("to"), str):
-                raise SignalingError("invalid", "signal needs a 'to' peer id")
-            signal = clean_signal_data(data.get("data"))
-            target = rooms.peer(sender, data["to"])
-            if not sender.bucket.take():
-                raise SignalingError("rate-limited", "too many signals; slow down")
-        except SignalingError as err:
-            return refuse("signal", err)
-        send("signal", {"from": sender.id, "data": signal}, target)
-        return {"ok": True}
-
-    @socketio.on("leave")
-    def on_leave(*args):
-        depart(request.sid)
-        return {"ok": True}
-
-    @socketio.on("disconnect")
-    def on_disconnect(*args):
-        depart(request.sid)
-
-    def depart(sid):
-        with membership:
-            member, others = rooms.leave(sid)
-            if member is None:
-                return
-            announce("peer-left", {"id": member.id}, others)
-        log.info("%s (%s) left %s", member.name, member.id, member.room)
-        if on_depart:
-            on_depart(member)
-
-    @socketio.on_error_default
-    def on_error(err):
-        log.exception("unexpected error in a socket.io handler: %s", err)
-
-    def depart_everyone():
-        """This process is stopping: each of its members leaves, and the others hear of it."""
-        for sid in list(rooms.by_sid):
-            depart(sid)
-
-    return depart_everyone

@@ -4,16 +4,9 @@
 // offer, the answer and the ICE candidates; once the connection is up, chat messages go peer to
 // peer over the data channel and the server never sees them.
 
-const joinForm = document.querySelector('#join-form');
-const nameInput = document.querySelector('#name');
-const roomInput = document.querySelector('#room');
-const joinButton = document.querySelector('#join');
-const leaveButton = document.querySelector('#leave');
-const joinError = document.querySelector('#join-error');
-const signalingState = document.querySelector('#signaling-state');
+const chatLog = document.querySelector('#log');
 const peerLabel = document.querySelector('#peer-name');
 const connectionState = document.querySelector('#connection-state');
-const chatLog = document.querySelector('#log');
 const sendForm = document.querySelector('#send-form');
 const messageInput = document.querySelector('#message');
 const sendButton = document.querySelector('#send');
@@ -21,254 +14,212 @@ const statsPanels = document.querySelector('#stats');
 
 const signaling = new Signaling();
 
+// The other members of the room, by member id: {id, name, connection, channel, ...}. A step 2
+// room holds two people, so there is at most one; later steps keep the same map with more.
+const peers = new Map();
 let iceServers = [];
-let peer = null; // {id, name} of the other member, once there is one
-let connection = null;
-let channel = null;
-let offerer = false; // whether we made the offer (then we also restart ICE when needed)
 
-nameInput.value = randomName();
-roomInput.value = roomFromUrl();
-joinForm.onsubmit = (event) => {
-  event.preventDefault();
-  join();
-};
-leaveButton.onclick = leave;
+setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint: 'A step 2 room is for two.'});
 sendForm.onsubmit = (event) => {
   event.preventDefault();
   sendMessage();
 };
 
-signaling.on('connect', () => showBadge(signalingState, 'connected'));
-signaling.on('disconnect', onSignalingLost);
-signaling.on('rejoined', onRejoined);
-signaling.on('rejoin-failed', onRejoinFailed);
 signaling.on('peer-joined', onPeerJoined);
 signaling.on('peer-left', onPeerLeft);
 signaling.on('signal', onSignal);
+// After a server restart the page rejoins by itself (common/static/signaling.js). Anyone who
+// came in meanwhile is in this ack's peers, as in our first one.
+signaling.on('rejoined', onJoined);
 
-async function join() {
-  joinError.textContent = '';
-  joinButton.disabled = true;
-  try {
-    const ack = await signaling.join(roomInput.value.trim(), nameInput.value);
-    iceServers = ack.iceServers;
-    showJoined(true);
-    appendLine(chatLog, `You joined room ${roomInput.value.trim()} as ${nameInput.value.trim()}.`, 'notice');
-    if (ack.peers.length > 0) {
-      // We are the newcomer, so we know the other member is already here: we make the offer.
-      await call(ack.peers[0]);
-    } else {
-      appendLine(chatLog, 'Waiting for someone to join this room…', 'notice');
-    }
-  } catch (error) {
-    joinButton.disabled = false;
-    joinError.textContent = explainJoinError(error);
+async function join(room, name) {
+  const ack = await signaling.join(room, name);
+  appendLine(chatLog, `You joined room ${room} as ${name}.`, 'notice');
+  if (ack.peers.length === 0) {
+    appendLine(chatLog, 'Waiting for someone to join this room…', 'notice');
   }
+  onJoined(ack);
 }
 
-function explainJoinError(error) {
-  switch (error.code) {
-    case 'room-full':
-      return 'This room is full: a step 2 room holds two people. Pick another room name.';
-    case 'name-taken':
-      return 'Someone in this room already uses that name. Pick another one.';
-    default:
-      return `Could not join: ${error.message}`;
-  }
+// The ack lists the members already here, and the ICE servers to use (none on a LAN).
+function onJoined(ack) {
+  iceServers = ack.iceServers;
+  // We are the newcomer: only we know, right now, that there is someone to call.
+  ack.peers.map(addPeer).forEach(call);
 }
 
-// The member who was already here waits for the newcomer's offer.
-function onPeerJoined(newcomer) {
-  if (isStillConnected(newcomer)) {
-    peer.id = newcomer.id; // our peer rejoined after a signaling outage; the call went on
-    return;
-  }
-  if (connection) {
-    hangUp(); // a connection to someone who is gone
-  }
-  peer = newcomer;
-  showBadge(peerLabel, newcomer.name);
-  appendLine(chatLog, `${newcomer.name} joined; waiting for their offer.`, 'notice');
+// The member who was here first waits for the newcomer's offer.
+function onPeerJoined(member) {
+  const peer = addPeer(member);
+  appendLine(peer.log, `${peer.name} joined; waiting for their offer.`, 'notice');
 }
 
-async function call(other) {
-  peer = other;
-  offerer = true;
-  showBadge(peerLabel, other.name);
-  connection = createConnection();
-  setUpChannel(connection.createDataChannel('chat'));
-  await connection.setLocalDescription();
-  await sendSignal({description: connection.localDescription});
+function addPeer({id, name}) {
+  const peer = {id, name, connection: null, channel: null, caller: false};
+  // Where this page shows what happens with this peer: one log and one badge, in this step.
+  peer.log = chatLog;
+  peer.badge = connectionState;
+  peers.set(id, peer);
+  showBadge(peerLabel, name);
+  return peer;
 }
 
-function createConnection() {
+function call(peer) {
+  peer.caller = true;
+  peer.connection = createConnection(peer); // its data channel fires negotiationneeded
+}
+
+function createConnection(peer) {
   const pc = new RTCPeerConnection(peerConfiguration(iceServers));
-  pc.onicecandidate = ({candidate}) => candidate && sendSignal({candidate});
-  pc.onconnectionstatechange = () => onConnectionStateChange(pc);
-  pc.ondatachannel = (event) => setUpChannel(event.channel);
-  superviseConnection(pc, {restart: () => restartIce(pc), giveUp: () => giveUp(pc)});
-  watchStats(pc, statsPanels, 'Peer connection');
-  showBadge(connectionState, pc.connectionState);
+  pc.onicecandidate = ({candidate}) => candidate && sendSignal(peer, {candidate});
+  pc.onnegotiationneeded = () => negotiate(peer);
+  pc.onconnectionstatechange = () => onConnectionStateChange(peer);
+  // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
+  // one side announcing it to the other: it is there as soon as the connection is.
+  setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
+  superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUp(peer)});
+  watchStats(pc, statsPanels, peer.name);
+  showBadge(peer.badge, pc.connectionState);
   return pc;
 }
 
-// Only the offerer restarts ICE, with a new offer; the other side answers it as usual.
-async function restartIce(pc) {
-  appendLine(chatLog, 'The connection is not coming up: restarting ICE…', 'notice');
-  if (offerer) {
-    pc.restartIce();
+// Fired when the connection has something new to agree on: here, the data channel. With no
+// argument, setLocalDescription() creates the offer and applies it.
+async function negotiate(peer) {
+  const pc = peer.connection;
+  try {
     await pc.setLocalDescription();
-    await sendSignal({description: pc.localDescription});
+    appendLine(peer.log, `Sent an offer to ${peer.name}.`, 'notice');
+    await sendSignal(peer, {description: pc.localDescription});
+  } catch (error) {
+    appendLine(peer.log, `Could not make an offer to ${peer.name}: ${error.message}`, 'error');
   }
 }
 
-function giveUp(pc) {
-  if (pc === connection) {
-    appendLine(chatLog, `Could not connect to ${peer.name}, even after an ICE restart.`, 'error');
-    hangUp();
-  }
-}
-
+// Signals arrive on the one socket; `from` says which peer they come from.
 async function onSignal({from, data}) {
-  if (!peer || from !== peer.id) {
-    return; // not from the member we are talking to
+  const peer = peers.get(from);
+  if (!peer) {
+    return; // not a member of our room (any more)
   }
+  peer.connection ??= createConnection(peer); // the newcomer's offer: we answer it
   try {
     if (data.description) {
-      await onDescription(data.description);
+      await onDescription(peer, data.description);
     } else if (data.candidate) {
-      await connection.addIceCandidate(data.candidate);
+      await onCandidate(peer, data.candidate);
     }
   } catch (error) {
-    appendLine(chatLog, `Signaling error: ${error.message}`, 'error');
+    appendLine(peer.log, `Signaling error with ${peer.name}: ${error.message}`, 'error');
   }
 }
 
-async function onDescription(description) {
-  if (!connection) {
-    offerer = false;
-    connection = createConnection(); // an offer from the newcomer
-  }
-  await connection.setRemoteDescription(description);
+async function onDescription(peer, description) {
+  const pc = peer.connection;
+  await pc.setRemoteDescription(description);
   if (description.type === 'offer') {
-    await connection.setLocalDescription(); // creates the answer
-    await sendSignal({description: connection.localDescription});
+    await pc.setLocalDescription(); // creates the answer
+    appendLine(peer.log, `Answered ${peer.name}'s offer.`, 'notice');
+    await sendSignal(peer, {description: pc.localDescription});
   }
 }
 
-async function sendSignal(data) {
+async function onCandidate(peer, candidate) {
+  await peer.connection.addIceCandidate(candidate);
+}
+
+async function sendSignal(peer, data) {
   try {
     await signaling.send(peer.id, data);
   } catch (error) {
-    appendLine(chatLog, `Could not send a signal: ${error.message}`, 'error');
+    appendLine(peer.log, `Could not send a signal to ${peer.name}: ${error.message}`, 'error');
   }
 }
 
-function onConnectionStateChange(pc) {
-  showBadge(connectionState, pc.connectionState);
-  if (pc.connectionState === 'connected') {
-    appendLine(chatLog, `Connected peer to peer with ${peer.name}.`, 'notice');
+function onConnectionStateChange(peer) {
+  const state = peer.connection.connectionState;
+  showBadge(peer.badge, state);
+  if (state === 'connected') {
+    appendLine(peer.log, `Connected peer to peer with ${peer.name}.`, 'notice');
   }
 }
 
-function setUpChannel(newChannel) {
-  channel = newChannel;
-  // A closed channel from a previous peer must not disable the chat with the next one.
-  newChannel.onopen = () => channel === newChannel && enableChat(true);
-  newChannel.onclose = () => channel === newChannel && enableChat(false);
-  newChannel.onmessage = (event) => appendLine(chatLog, `${peer.name}: ${event.data}`, 'received');
+// ICE restart: the same connection gathers candidates again and checks every pair afresh, with
+// new ICE credentials. restartIce() fires negotiationneeded, so negotiate() sends the new offer,
+// which the other side answers as usual. Only the caller restarts, or two offers would cross.
+function restartIce(peer) {
+  appendLine(peer.log, `No connection to ${peer.name} yet: restarting ICE…`, 'notice');
+  if (peer.caller) {
+    peer.connection.restartIce();
+  }
 }
 
+function giveUp(peer) {
+  const what = `Could not connect to ${peer.name}, even after an ICE restart.`;
+  appendLine(peer.log, `${what} ${iceFailureAdvice(iceServers)}`, 'error');
+  hangUp(peer);
+  showBadge(peer.badge, 'failed');
+}
+
+function setUpChannel(peer, channel) {
+  peer.channel = channel;
+  channel.onopen = updateChat;
+  channel.onclose = updateChat;
+  channel.onmessage = (event) => receiveMessage(peer, event.data);
+}
+
+function receiveMessage(peer, text) {
+  appendLine(peer.log, `${peer.name}: ${text}`, 'received');
+}
+
+function openChannels() {
+  return [...peers.values()]
+    .map((peer) => peer.channel)
+    .filter((channel) => channel?.readyState === 'open');
+}
+
+// The text goes out on every open channel: here, the one to our peer. No server in between.
 function sendMessage() {
-  const text = messageInput.value;
-  if (!text || channel?.readyState !== 'open') {
+  const text = messageToSend(messageInput, chatLog);
+  const channels = openChannels();
+  if (!text || channels.length === 0) {
     return;
   }
-  const tooLong = messageTooLong(text);
-  if (tooLong) {
-    appendLine(chatLog, tooLong, 'error');
-    return;
-  }
-  channel.send(text);
+  channels.forEach((channel) => channel.send(text));
   appendLine(chatLog, `You: ${text}`, 'sent');
   messageInput.value = '';
 }
 
 function onPeerLeft({id}) {
-  if (!peer || id !== peer.id) {
-    return;
-  }
-  appendLine(chatLog, `${peer.name} left. The next person to join will connect to you.`, 'notice');
-  hangUp();
-}
-
-function isStillConnected(member) {
-  return peer?.name === member.name && connection?.connectionState === 'connected';
-}
-
-function onSignalingLost() {
-  showBadge(signalingState, signaling.reconnecting ? 'reconnecting' : 'disconnected');
-  if (connection?.connectionState === 'connected') {
-    appendLine(chatLog, 'Lost the signaling server; the chat goes on peer to peer.', 'notice');
+  const peer = peers.get(id);
+  if (peer) {
+    appendLine(peer.log, `${peer.name} left.`, 'notice');
+    removePeer(peer);
   }
 }
 
-// We are a member again, under a new id. If our peer is back too, only its id changed.
-function onRejoined(ack) {
-  showBadge(signalingState, 'connected');
-  appendLine(chatLog, 'Signaling is back: rejoined the room.', 'notice');
-  const returning = ack.peers.find(isStillConnected);
-  if (returning) {
-    peer.id = returning.id;
-  } else if (!connection && ack.peers.length > 0) {
-    call(ack.peers[0]);
-  }
-}
-
-function onRejoinFailed(error) {
-  showJoined(false);
-  joinError.textContent = `Could not rejoin the room: ${error.message}`;
-}
-
-async function leave() {
-  hangUp();
-  try {
-    await signaling.leave();
-  } finally {
-    showJoined(false);
-    appendLine(chatLog, 'You left the room.', 'notice');
-  }
-}
-
-function hangUp() {
-  channel?.close();
-  connection?.close();
-  channel = null;
-  connection = null;
-  peer = null;
-  offerer = false;
-  enableChat(false);
+function removePeer(peer) {
+  hangUp(peer);
+  peers.delete(peer.id);
   showBadge(peerLabel, 'nobody yet');
-  showBadge(connectionState, 'closed');
 }
 
-function showJoined(joined) {
-  joinButton.disabled = joined;
-  leaveButton.disabled = !joined;
-  nameInput.disabled = joined;
-  roomInput.disabled = joined;
+function hangUp(peer) {
+  peer.channel?.close();
+  peer.connection?.close();
+  peer.channel = null;
+  peer.connection = null;
+  showBadge(peer.badge, 'closed');
+  updateChat();
 }
 
-function enableChat(enabled) {
-  messageInput.disabled = !enabled;
-  sendButton.disabled = !enabled;
-  if (enabled) {
-    messageInput.focus();
-  }
+function leave() {
+  peers.forEach(removePeer);
+  signaling.leave(); // the others get peer-left
 }
 
-function showBadge(badge, text) {
-  badge.textContent = text;
-  badge.dataset.state = text;
+function updateChat() {
+  const open = openChannels().length > 0;
+  messageInput.disabled = !open;
+  sendButton.disabled = !open;
 }

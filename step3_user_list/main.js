@@ -5,13 +5,7 @@
 // it and then used in both directions. If two people click each other at the same moment, both
 // make an offer: the "perfect negotiation" rule in onDescription() lets exactly one of them win.
 
-const joinForm = document.querySelector('#join-form');
-const nameInput = document.querySelector('#name');
-const roomInput = document.querySelector('#room');
-const joinButton = document.querySelector('#join');
-const leaveButton = document.querySelector('#leave');
-const joinError = document.querySelector('#join-error');
-const signalingState = document.querySelector('#signaling-state');
+const me = document.querySelector('#me');
 const userList = document.querySelector('#users');
 const usersHint = document.querySelector('#users-hint');
 const chatArea = document.querySelector('#chats');
@@ -22,118 +16,63 @@ const statsPanels = document.querySelector('#stats');
 
 const signaling = new Signaling();
 
+// The other members of the room, by member id: {id, name, connection, channel, ...}.
+const peers = new Map();
 let iceServers = [];
-let myId = null; // our member id, once joined
 let openPeer = null; // the peer whose chat is on screen
-const peers = new Map(); // member id -> peer, see createPeer()
 
-nameInput.value = randomName();
-roomInput.value = roomFromUrl();
-joinForm.onsubmit = (event) => {
-  event.preventDefault();
-  join();
-};
-leaveButton.onclick = leave;
+setUpJoinForm(signaling, {join, leave});
 
-signaling.on('connect', () => showBadge(signalingState, 'connected'));
-signaling.on('disconnect', onSignalingLost);
-signaling.on('rejoined', onRejoined);
-signaling.on('rejoin-failed', onRejoinFailed);
-signaling.on('peer-joined', addPeer);
+signaling.on('peer-joined', onPeerJoined);
 signaling.on('peer-left', onPeerLeft);
 signaling.on('signal', onSignal);
+// After a server restart the page rejoins by itself (common/static/signaling.js). Anyone who
+// came in meanwhile is in this ack's peers, as in our first one.
+signaling.on('rejoined', onJoined);
 
-async function join() {
-  joinError.textContent = '';
-  joinButton.disabled = true;
-  try {
-    const ack = await signaling.join(roomInput.value.trim(), nameInput.value);
-    myId = ack.id;
-    iceServers = ack.iceServers;
-    showJoined(true);
-    showMe(nameInput.value.trim());
-    // Those already here come in the ack; everyone after us arrives as a 'peer-joined' event.
-    ack.peers.forEach(addPeer);
-    updateUsersHint();
-  } catch (error) {
-    joinButton.disabled = false;
-    joinError.textContent = explainJoinError(error);
-  }
+async function join(room, name) {
+  const ack = await signaling.join(room, name);
+  me.textContent = `${name} (you)`;
+  onJoined(ack);
 }
 
-function explainJoinError(error) {
-  switch (error.code) {
-    case 'room-full':
-      return `This room is full (${error.message}). Pick another room name.`;
-    case 'name-taken':
-      return 'Someone in this room already uses that name. Pick another one.';
-    default:
-      return `Could not join: ${error.message}`;
-  }
-}
-
-function showMe(name) {
-  const item = document.createElement('li');
-  item.id = 'me';
-  item.className = 'self';
-  const label = document.createElement('span');
-  label.className = 'name';
-  label.textContent = name;
-  item.append(label, ' (you)');
-  userList.prepend(item);
-}
-
-// Someone is in the room: a list entry, and a chat pane that stays hidden until it is opened.
-// No connection yet: that waits until one of the two actually wants to talk.
-function addPeer({id, name}) {
-  if (peers.has(id)) {
-    return; // someone joining as we join can be in our ack's peers *and* announced by peer-joined
-  }
-  const known = peerNamed(name);
-  if (known) {
-    renamePeer(known, id); // back on signaling after an outage, under a new id
-    return;
-  }
-  const peer = createPeer(id, name);
-  peers.set(id, peer);
-  userList.append(peer.item);
-  chatArea.append(peer.chat);
+// The ack lists the members already here, and the ICE servers to use (none on a LAN).
+function onJoined(ack) {
+  iceServers = ack.iceServers;
+  // Listed, not called: nobody connects until one of two wants to talk. They were here before us,
+  // so we are the impolite side of any connection with them (see onDescription).
+  ack.peers.forEach((member) => addPeer(member, false));
   updateUsersHint();
 }
 
-function createPeer(id, name) {
+// Someone came in after us: we are the polite side with them.
+function onPeerJoined(member) {
+  addPeer(member, true);
+}
+
+// A list entry, and a private chat pane that stays hidden until it is opened. No connection yet.
+function addPeer({id, name}, polite) {
   const item = userTemplate.content.firstElementChild.cloneNode(true);
   const chat = chatTemplate.content.firstElementChild.cloneNode(true);
   const peer = {
-    id,
-    name,
-    connection: null,
-    channel: null,
-    // Perfect negotiation state, see onDescription().
-    makingOffer: false,
-    ignoreOffer: false,
-    settingRemoteAnswer: false,
-    unread: 0,
-    left: false,
-    item,
-    unreadBadge: item.querySelector('.unread'),
-    chat,
-    log: chat.querySelector('.log'),
-    stateBadge: chat.querySelector('.connection-state'),
-    messageInput: chat.querySelector('.message'),
-    sendButton: chat.querySelector('.send'),
+    id, name, polite, connection: null, channel: null,
+    makingOffer: false, ignoreOffer: false, applyingAnswer: false, // see onDescription()
+    item, badge: item.querySelector('.connection-state'), // where this page shows the peer
+    chat, log: chat.querySelector('.log'), unread: 0,
   };
-  item.dataset.peerId = id;
   item.dataset.peerName = name;
   item.querySelector('.name').textContent = name;
   item.querySelector('button').onclick = () => openChat(peer);
-  chat.dataset.peerId = id;
   chat.dataset.peerName = name;
   chat.querySelector('.title').textContent = `Chat with ${name}`;
   chat.querySelector('form').onsubmit = (event) => {
     event.preventDefault();
     sendMessage(peer);
   };
+  peers.set(id, peer);
+  userList.append(item);
+  chatArea.append(chat);
+  usersHint.hidden = true;
   return peer;
 }
 
@@ -145,10 +84,8 @@ function openChat(peer) {
   chatHint.hidden = true;
   peer.unread = 0;
   showUnread(peer);
-  if (!peer.connection) {
-    peer.connection = createConnection(peer); // we are first: our side will make the offer
-  }
-  peer.messageInput.focus();
+  call(peer);
+  peer.chat.querySelector('.message').focus();
 }
 
 function closeChat() {
@@ -157,62 +94,55 @@ function closeChat() {
   }
   openPeer.item.removeAttribute('aria-current');
   openPeer.chat.hidden = true;
-  if (openPeer.left) {
-    openPeer.chat.remove(); // kept on screen after they left, until now
+  if (!peers.has(openPeer.id)) {
+    openPeer.chat.remove(); // they left; we kept their chat on screen until now
   }
   openPeer = null;
   chatHint.hidden = false;
 }
 
-// One connection per peer, whoever uses it first. The chat channel is "negotiated": both sides
-// create it themselves with the same id instead of one side announcing it, so there is exactly
-// one channel per pair whichever offer sets the connection up.
+// The first click on someone makes the connection; its data channel fires negotiationneeded.
+function call(peer) {
+  peer.connection ??= createConnection(peer);
+}
+
 function createConnection(peer) {
   const pc = new RTCPeerConnection(peerConfiguration(iceServers));
-  pc.onnegotiationneeded = () => makeOffer(peer, pc);
   pc.onicecandidate = ({candidate}) => candidate && sendSignal(peer, {candidate});
-  pc.onconnectionstatechange = () => onConnectionStateChange(peer, pc);
+  pc.onnegotiationneeded = () => negotiate(peer);
+  pc.onconnectionstatechange = () => onConnectionStateChange(peer);
+  // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
+  // one side announcing it to the other: it is there as soon as the connection is.
   setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
-  // With perfect negotiation either side may restart ICE: negotiationneeded makes the offer.
-  superviseConnection(pc, {restart: () => restartIce(peer, pc), giveUp: () => giveUpOn(peer, pc)});
+  superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUp(peer)});
   watchStats(pc, statsPanels, peer.name);
-  showBadge(peer.stateBadge, pc.connectionState);
+  showBadge(peer.badge, pc.connectionState);
   return pc;
 }
 
-function restartIce(peer, pc) {
-  appendLine(peer.log, 'The connection is not coming up: restarting ICE…', 'notice');
-  pc.restartIce();
-}
-
-function giveUpOn(peer, pc) {
-  if (pc === peer.connection) {
-    appendLine(peer.log, `Could not connect to ${peer.name}, even after an ICE restart.`, 'error');
-    hangUp(peer); // clicking the name again makes a new connection
-  }
-}
-
-// Fired once the new connection has something to negotiate (the channel): make the offer.
-async function makeOffer(peer, pc) {
+// Fired when the connection has something new to agree on: here, the data channel. With no
+// argument, setLocalDescription() creates the offer and applies it.
+async function negotiate(peer) {
+  const pc = peer.connection;
   try {
     peer.makingOffer = true;
     await pc.setLocalDescription();
+    appendLine(peer.log, `Sent an offer to ${peer.name}.`, 'notice');
     await sendSignal(peer, {description: pc.localDescription});
   } catch (error) {
-    appendLine(peer.log, `Could not make an offer: ${error.message}`, 'error');
+    appendLine(peer.log, `Could not make an offer to ${peer.name}: ${error.message}`, 'error');
   } finally {
     peer.makingOffer = false;
   }
 }
 
+// Signals arrive on the one socket; `from` says which peer they come from.
 async function onSignal({from, data}) {
   const peer = peers.get(from);
   if (!peer) {
-    return; // not someone on our list
+    return; // not a member of our room (any more)
   }
-  if (!peer.connection) {
-    peer.connection = createConnection(peer); // they were first: we answer their offer
-  }
+  peer.connection ??= createConnection(peer); // they clicked first: we answer their offer
   try {
     if (data.description) {
       await onDescription(peer, data.description);
@@ -220,44 +150,50 @@ async function onSignal({from, data}) {
       await onCandidate(peer, data.candidate);
     }
   } catch (error) {
-    appendLine(peer.log, `Signaling error: ${error.message}`, 'error');
+    appendLine(peer.log, `Signaling error with ${peer.name}: ${error.message}`, 'error');
   }
 }
 
-// Perfect negotiation (the pattern of the WebRTC specification). Both sides compare the same two
-// member ids, so they agree on who is polite. When offers cross ("glare"), the impolite side
-// ignores the offer it receives and keeps its own; the polite side drops its own offer
-// (setRemoteDescription rolls it back) and answers. Either way one offer wins: one connection.
+// Perfect negotiation (the pattern of the WebRTC specification). Either side may offer at any
+// time, so two offers can cross ("glare"). Then the impolite side ignores the offer it receives
+// and keeps its own; the polite side applies it, which rolls its own offer back, and answers.
+// Either way exactly one offer wins, and the two sides keep one connection.
 async function onDescription(peer, description) {
   const pc = peer.connection;
-  const readyForOffer =
-    !peer.makingOffer && (pc.signalingState === 'stable' || peer.settingRemoteAnswer);
-  const offerCollision = description.type === 'offer' && !readyForOffer;
-  peer.ignoreOffer = !isPolite(peer) && offerCollision;
+  // While an answer is being applied we are about to be stable again, so an offer is fine.
+  const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
+  const collision = description.type === 'offer' && (peer.makingOffer || !stable);
+  peer.ignoreOffer = collision && !peer.polite;
+  if (collision) {
+    appendLine(peer.log, peer.ignoreOffer ?
+      `Offer collision with ${peer.name}: we are impolite, so we ignore theirs.` :
+      `Offer collision with ${peer.name}: we are polite, so we roll ours back and answer.`,
+    'notice');
+  }
   if (peer.ignoreOffer) {
     return;
   }
-  peer.settingRemoteAnswer = description.type === 'answer';
-  await pc.setRemoteDescription(description);
-  peer.settingRemoteAnswer = false;
+  peer.applyingAnswer = description.type === 'answer';
+  try {
+    await pc.setRemoteDescription(description);
+  } finally {
+    peer.applyingAnswer = false;
+  }
   if (description.type === 'offer') {
     await pc.setLocalDescription(); // creates the answer
+    appendLine(peer.log, `Answered ${peer.name}'s offer.`, 'notice');
     await sendSignal(peer, {description: pc.localDescription});
   }
 }
 
-function isPolite(peer) {
-  return myId < peer.id;
-}
-
 async function onCandidate(peer, candidate) {
-  // Read now: by the time addIceCandidate fails, the next description may have changed the flag.
+  // Read now: by the time addIceCandidate() fails, the next description may have changed it.
   const fromIgnoredOffer = peer.ignoreOffer;
   try {
     await peer.connection.addIceCandidate(candidate);
   } catch (error) {
     if (!fromIgnoredOffer) {
-      throw error; // candidates of an offer we ignored may fail; others must not
+      throw error; // candidates of an offer we ignored are expected to fail; others are not
     }
   }
 }
@@ -266,15 +202,31 @@ async function sendSignal(peer, data) {
   try {
     await signaling.send(peer.id, data);
   } catch (error) {
-    appendLine(peer.log, `Could not send a signal: ${error.message}`, 'error');
+    appendLine(peer.log, `Could not send a signal to ${peer.name}: ${error.message}`, 'error');
   }
 }
 
-function onConnectionStateChange(peer, pc) {
-  showBadge(peer.stateBadge, pc.connectionState);
-  if (pc.connectionState === 'connected') {
+function onConnectionStateChange(peer) {
+  const state = peer.connection.connectionState;
+  showBadge(peer.badge, state);
+  if (state === 'connected') {
     appendLine(peer.log, `Connected peer to peer with ${peer.name}.`, 'notice');
   }
+}
+
+// ICE restart: the same connection gathers candidates again and checks every pair afresh, with
+// new ICE credentials. restartIce() fires negotiationneeded, so negotiate() sends the new offer;
+// if both sides restart at once, perfect negotiation settles the two offers like any others.
+function restartIce(peer) {
+  appendLine(peer.log, `No connection to ${peer.name} yet: restarting ICE…`, 'notice');
+  peer.connection.restartIce();
+}
+
+function giveUp(peer) {
+  const what = `Could not connect to ${peer.name}, even after an ICE restart.`;
+  appendLine(peer.log, `${what} ${iceFailureAdvice(iceServers)}`, 'error');
+  hangUp(peer);
+  showBadge(peer.badge, 'failed');
 }
 
 function setUpChannel(peer, channel) {
@@ -292,31 +244,30 @@ function receiveMessage(peer, text) {
   }
 }
 
+// The text goes out on this peer's channel only: a private chat.
 function sendMessage(peer) {
-  const text = peer.messageInput.value;
+  const input = peer.chat.querySelector('.message');
+  const text = messageToSend(input, peer.log);
   if (!text || peer.channel?.readyState !== 'open') {
-    return;
-  }
-  const tooLong = messageTooLong(text);
-  if (tooLong) {
-    appendLine(peer.log, tooLong, 'error');
     return;
   }
   peer.channel.send(text);
   appendLine(peer.log, `You: ${text}`, 'sent');
-  peer.messageInput.value = '';
+  input.value = '';
 }
 
 function onPeerLeft({id}) {
   const peer = peers.get(id);
-  if (!peer) {
-    return;
+  if (peer) {
+    appendLine(peer.log, `${peer.name} left.`, 'notice');
+    removePeer(peer);
   }
-  peers.delete(id);
+}
+
+function removePeer(peer) {
   hangUp(peer);
-  peer.left = true;
+  peers.delete(peer.id);
   peer.item.remove();
-  appendLine(peer.log, `${peer.name} left.`, 'notice');
   if (peer !== openPeer) {
     peer.chat.remove(); // nobody is reading it; an open chat stays until you pick another
   }
@@ -328,96 +279,34 @@ function hangUp(peer) {
   peer.connection?.close();
   peer.channel = null;
   peer.connection = null;
+  showBadge(peer.badge, 'closed');
   enableChat(peer, false);
-  showBadge(peer.stateBadge, 'closed');
 }
 
-async function leave() {
-  forgetRoom('You left the room.');
-  try {
-    await signaling.leave();
-  } finally {
-    showJoined(false);
-  }
-}
-
-// Peer connections that are up do not need the server: chats go on while socket.io reconnects.
-function onSignalingLost() {
-  showBadge(signalingState, signaling.reconnecting ? 'reconnecting' : 'disconnected');
-}
-
-// We are a member again, under a new id, and so is everyone who comes back. The list is rebuilt
-// from the ack: people we know only change ids (names are unique in a room); people who left
-// meanwhile go, unless we are still connected to them and they may still come back.
-function onRejoined(ack) {
-  showBadge(signalingState, 'connected');
-  myId = ack.id;
-  const present = new Set(ack.peers.map((member) => member.name));
-  for (const peer of [...peers.values()]) {
-    if (!present.has(peer.name) && peer.connection?.connectionState !== 'connected') {
-      onPeerLeft({id: peer.id});
-    }
-  }
-  ack.peers.forEach(addPeer);
-}
-
-function onRejoinFailed(error) {
-  forgetRoom(`Could not rejoin the room: ${error.message}. Join again.`);
-  showJoined(false);
-}
-
-function peerNamed(name) {
-  return [...peers.values()].find((peer) => peer.name === name);
-}
-
-function renamePeer(peer, id) {
-  peers.delete(peer.id);
-  peer.id = id;
-  peer.item.dataset.peerId = id;
-  peer.chat.dataset.peerId = id;
-  peers.set(id, peer);
-}
-
-function forgetRoom(reason) {
+function leave() {
+  me.textContent = '';
   closeChat();
-  for (const peer of peers.values()) {
-    hangUp(peer);
-    peer.chat.remove();
-  }
-  peers.clear();
-  myId = null;
-  userList.replaceChildren();
-  usersHint.hidden = false;
-  usersHint.textContent = reason;
+  peers.forEach(removePeer);
+  usersHint.textContent = 'Join a room to see who is in it.';
+  signaling.leave(); // the others get peer-left
 }
 
 function updateUsersHint() {
-  usersHint.hidden = peers.size > 0;
   usersHint.textContent = 'Nobody else is here yet: open this page in another tab.';
+  usersHint.hidden = peers.size > 0;
 }
 
 function showUnread(peer) {
-  peer.unreadBadge.textContent = peer.unread;
-  peer.unreadBadge.hidden = peer.unread === 0;
-  peer.unreadBadge.title = `${peer.unread} unread`;
-}
-
-function showJoined(joined) {
-  joinButton.disabled = joined;
-  leaveButton.disabled = !joined;
-  nameInput.disabled = joined;
-  roomInput.disabled = joined;
+  const badge = peer.item.querySelector('.unread');
+  badge.textContent = peer.unread;
+  badge.hidden = peer.unread === 0;
 }
 
 function enableChat(peer, enabled) {
-  peer.messageInput.disabled = !enabled;
-  peer.sendButton.disabled = !enabled;
+  const input = peer.chat.querySelector('.message');
+  input.disabled = !enabled;
+  peer.chat.querySelector('.send').disabled = !enabled;
   if (enabled && peer === openPeer) {
-    peer.messageInput.focus();
+    input.focus();
   }
-}
-
-function showBadge(badge, text) {
-  badge.textContent = text;
-  badge.dataset.state = text;
 }

@@ -3,196 +3,179 @@
 // A group chat as a full mesh: this page holds one RTCPeerConnection, with one data channel, to
 // every other member of the room. With n people in the room that is n-1 connections here and
 // n(n-1)/2 in the whole room, and every message is sent n-1 times, once per channel.
-//
-// Who makes the offer? The newcomer, to every member already in the room (the `peers` of its
-// join ack). Members who were already there only ever answer, so two members never send each
-// other offers at the same time ("glare").
 
-const joinForm = document.querySelector('#join-form');
-const nameInput = document.querySelector('#name');
-const roomInput = document.querySelector('#room');
-const joinButton = document.querySelector('#join');
-const leaveButton = document.querySelector('#leave');
-const joinError = document.querySelector('#join-error');
-const signalingState = document.querySelector('#signaling-state');
+const me = document.querySelector('#me');
+const userList = document.querySelector('#users');
+const usersHint = document.querySelector('#users-hint');
 const connectionCount = document.querySelector('#connection-count');
 const channelCount = document.querySelector('#channel-count');
 const meshSummary = document.querySelector('#mesh-summary');
-const memberList = document.querySelector('#members');
 const chatLog = document.querySelector('#log');
 const sendForm = document.querySelector('#send-form');
 const messageInput = document.querySelector('#message');
 const sendButton = document.querySelector('#send');
+const userTemplate = document.querySelector('#user-template');
 const statsPanels = document.querySelector('#stats');
 
 const signaling = new Signaling();
 
-// One entry per other member: {id, name, connection, channel, badge}.
+// The other members of the room, by member id: {id, name, connection, channel, ...}.
 const peers = new Map();
 let iceServers = [];
-let joined = false;
 
-nameInput.value = randomName();
-roomInput.value = roomFromUrl();
-joinForm.onsubmit = (event) => {
-  event.preventDefault();
-  join();
-};
-leaveButton.onclick = leave;
+const roomFullHint = 'In a mesh everyone connects to everyone else, so rooms are kept small.';
+setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint});
 sendForm.onsubmit = (event) => {
   event.preventDefault();
   sendMessage();
 };
 
-signaling.on('connect', () => showBadge(signalingState, 'connected'));
-signaling.on('disconnect', onSignalingLost);
-signaling.on('rejoined', onRejoined);
-signaling.on('rejoin-failed', onRejoinFailed);
 signaling.on('peer-joined', onPeerJoined);
 signaling.on('peer-left', onPeerLeft);
 signaling.on('signal', onSignal);
+// After a server restart the page rejoins by itself (common/static/signaling.js). Anyone who
+// came in meanwhile is in this ack's peers, as in our first one.
+signaling.on('rejoined', onJoined);
 
-async function join() {
-  const room = roomInput.value.trim();
-  const name = nameInput.value.trim();
-  joinError.textContent = '';
-  joinButton.disabled = true;
-  joined = true; // someone joining at the same moment may be announced before our ack arrives
-  let ack;
-  try {
-    ack = await signaling.join(room, name);
-  } catch (error) {
-    joined = false;
-    joinButton.disabled = false;
-    joinError.textContent = explainJoinError(error);
-    return;
-  }
+async function join(room, name) {
+  const ack = await signaling.join(room, name);
+  me.textContent = `${name} (you)`;
+  const alone = ack.peers.length === 0 ? ' You are the first one here; others will call you.' : '';
+  appendLine(chatLog, `You joined room ${room} as ${name}.${alone}`, 'notice');
+  onJoined(ack);
+}
+
+// The ack lists the members already here, and the ICE servers to use (none on a LAN).
+function onJoined(ack) {
   iceServers = ack.iceServers;
-  showJoined(true);
-  appendLine(memberList, `${name} (you)`, 'self');
-  appendLine(chatLog, `You joined room ${room} as ${name}.`, 'notice');
-  if (ack.peers.length === 0) {
-    appendLine(chatLog, 'You are the first one here. Whoever joins next will call you.', 'notice');
-  } else {
+  // We are the newcomer: we call every member already here. They were here before us, so we are
+  // the impolite side of each of these connections (see onDescription).
+  if (ack.peers.length > 0) {
     const names = ack.peers.map((member) => member.name).join(', ');
     appendLine(chatLog, `Calling the ${ack.peers.length} already here: ${names}.`, 'notice');
   }
-  ack.peers.forEach(call);
-  updateCounts();
+  ack.peers.map((member) => addPeer(member, false)).forEach(call);
+  updateUsersHint();
 }
 
-function explainJoinError(error) {
-  switch (error.code) {
-    case 'room-full':
-      return 'This room is full: everyone in a mesh connects to everyone else, so rooms are ' +
-        `capped (${error.message}). Pick another room name.`;
-    case 'name-taken':
-      return 'Someone in this room already uses that name. Pick another one.';
-    default:
-      return `Could not join: ${error.message}`;
-  }
-}
-
-// A member already here waits: the newcomer will send us an offer.
+// Someone came in after us: we are the polite side with them, and they call us.
 function onPeerJoined(member) {
-  if (!joined) {
-    return;
-  }
-  const known = peerNamed(member.name);
-  if (known && isConnected(known)) {
-    renamePeer(known, member.id); // back on signaling after an outage; the call went on
-    return;
-  }
-  if (known) {
-    removePeer(known); // a stale entry from before an outage
-  }
-  addPeer(member);
-  appendLine(chatLog, `${member.name} joined; they are calling you.`, 'notice');
+  const peer = addPeer(member, true);
+  appendLine(peer.log, `${peer.name} joined; they are calling you.`, 'notice');
 }
 
-// The newcomer's side: one connection, one channel and one offer for each member already here.
-async function call(member) {
-  const peer = addPeer(member);
-  peer.offerer = true;
-  try {
-    peer.connection = createConnection(peer);
-    setUpChannel(peer, peer.connection.createDataChannel('chat'));
-    await peer.connection.setLocalDescription();
-    await sendSignal(peer, {description: peer.connection.localDescription});
-  } catch (error) {
-    appendLine(chatLog, `Could not call ${peer.name}: ${error.message}`, 'error');
-  }
-}
-
-function addPeer(member) {
-  if (peers.has(member.id)) {
-    return peers.get(member.id); // announced twice when two people join at the same moment
-  }
-  const item = appendLine(memberList, `${member.name} `, 'member');
-  const badge = document.createElement('span');
-  badge.className = 'state';
-  item.append(badge);
+// A list entry; everything this page says about the peer goes to the one chat log.
+function addPeer({id, name}, polite) {
+  const item = userTemplate.content.firstElementChild.cloneNode(true);
   const peer = {
-    id: member.id, name: member.name, connection: null, channel: null, badge, offerer: false,
+    id, name, polite, connection: null, channel: null,
+    makingOffer: false, ignoreOffer: false, applyingAnswer: false, // see onDescription()
+    item, badge: item.querySelector('.connection-state'), // where this page shows the peer
+    log: chatLog,
   };
-  peers.set(peer.id, peer);
-  showBadge(badge, 'waiting for an offer');
+  item.dataset.peerName = name;
+  item.querySelector('.name').textContent = name;
+  peers.set(id, peer);
+  userList.append(item);
+  usersHint.hidden = true;
   updateCounts();
   return peer;
+}
+
+function call(peer) {
+  peer.connection = createConnection(peer); // its data channel fires negotiationneeded
+  updateCounts();
 }
 
 function createConnection(peer) {
   const pc = new RTCPeerConnection(peerConfiguration(iceServers));
   pc.onicecandidate = ({candidate}) => candidate && sendSignal(peer, {candidate});
+  pc.onnegotiationneeded = () => negotiate(peer);
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
-  pc.ondatachannel = (event) => setUpChannel(peer, event.channel);
-  superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUpOn(peer)});
+  // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
+  // one side announcing it to the other: it is there as soon as the connection is.
+  setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
+  superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUp(peer)});
   watchStats(pc, statsPanels, peer.name);
   showBadge(peer.badge, pc.connectionState);
   return pc;
 }
 
-// Only the side that made the offer restarts ICE, with a new offer; the other side answers it.
-async function restartIce(peer) {
-  appendLine(chatLog, `The connection to ${peer.name} is not coming up: restarting ICE…`, 'notice');
-  if (peer.offerer) {
-    peer.connection.restartIce();
-    await peer.connection.setLocalDescription();
-    await sendSignal(peer, {description: peer.connection.localDescription});
+// Fired when the connection has something new to agree on: here, the data channel. With no
+// argument, setLocalDescription() creates the offer and applies it.
+async function negotiate(peer) {
+  const pc = peer.connection;
+  try {
+    peer.makingOffer = true;
+    await pc.setLocalDescription();
+    appendLine(peer.log, `Sent an offer to ${peer.name}.`, 'notice');
+    await sendSignal(peer, {description: pc.localDescription});
+  } catch (error) {
+    appendLine(peer.log, `Could not make an offer to ${peer.name}: ${error.message}`, 'error');
+  } finally {
+    peer.makingOffer = false;
   }
 }
 
-function giveUpOn(peer) {
-  appendLine(chatLog, `Could not connect to ${peer.name}, even after an ICE restart.`, 'error');
-  removePeer(peer);
-}
-
-// Signals from every member arrive on the one socket; `from` says which connection they are for.
+// Signals arrive on the one socket; `from` says which peer they come from.
 async function onSignal({from, data}) {
   const peer = peers.get(from);
   if (!peer) {
     return; // not a member of our room (any more)
   }
+  peer.connection ??= createConnection(peer); // the newcomer's offer: we answer it
   try {
     if (data.description) {
       await onDescription(peer, data.description);
     } else if (data.candidate) {
-      await peer.connection.addIceCandidate(data.candidate);
+      await onCandidate(peer, data.candidate);
     }
   } catch (error) {
-    appendLine(chatLog, `Signaling error with ${peer.name}: ${error.message}`, 'error');
+    appendLine(peer.log, `Signaling error with ${peer.name}: ${error.message}`, 'error');
   }
 }
 
+// Perfect negotiation (the pattern of the WebRTC specification). Either side may offer at any
+// time, so two offers can cross ("glare"). Then the impolite side ignores the offer it receives
+// and keeps its own; the polite side applies it, which rolls its own offer back, and answers.
+// Either way exactly one offer wins, and the two sides keep one connection.
 async function onDescription(peer, description) {
-  if (!peer.connection) {
-    peer.connection = createConnection(peer); // the newcomer's offer
-    updateCounts();
+  const pc = peer.connection;
+  // While an answer is being applied we are about to be stable again, so an offer is fine.
+  const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
+  const collision = description.type === 'offer' && (peer.makingOffer || !stable);
+  peer.ignoreOffer = collision && !peer.polite;
+  if (collision) {
+    appendLine(peer.log, peer.ignoreOffer ?
+      `Offer collision with ${peer.name}: we are impolite, so we ignore theirs.` :
+      `Offer collision with ${peer.name}: we are polite, so we roll ours back and answer.`,
+    'notice');
   }
-  await peer.connection.setRemoteDescription(description);
+  if (peer.ignoreOffer) {
+    return;
+  }
+  peer.applyingAnswer = description.type === 'answer';
+  try {
+    await pc.setRemoteDescription(description);
+  } finally {
+    peer.applyingAnswer = false;
+  }
   if (description.type === 'offer') {
-    await peer.connection.setLocalDescription(); // creates the answer
-    await sendSignal(peer, {description: peer.connection.localDescription});
+    await pc.setLocalDescription(); // creates the answer
+    appendLine(peer.log, `Answered ${peer.name}'s offer.`, 'notice');
+    await sendSignal(peer, {description: pc.localDescription});
+  }
+}
+
+async function onCandidate(peer, candidate) {
+  // Read now: by the time addIceCandidate() fails, the next description may have changed it.
+  const fromIgnoredOffer = peer.ignoreOffer;
+  try {
+    await peer.connection.addIceCandidate(candidate);
+  } catch (error) {
+    if (!fromIgnoredOffer) {
+      throw error; // candidates of an offer we ignored are expected to fail; others are not
+    }
   }
 }
 
@@ -200,26 +183,45 @@ async function sendSignal(peer, data) {
   try {
     await signaling.send(peer.id, data);
   } catch (error) {
-    appendLine(chatLog, `Could not send a signal to ${peer.name}: ${error.message}`, 'error');
+    appendLine(peer.log, `Could not send a signal to ${peer.name}: ${error.message}`, 'error');
   }
 }
 
 function onConnectionStateChange(peer) {
   const state = peer.connection.connectionState;
   showBadge(peer.badge, state);
-  if (state === 'failed') {
-    appendLine(chatLog, `The connection to ${peer.name} failed.`, 'error');
+  if (state === 'connected') {
+    appendLine(peer.log, `Connected peer to peer with ${peer.name}.`, 'notice');
   }
+}
+
+// ICE restart: the same connection gathers candidates again and checks every pair afresh, with
+// new ICE credentials. restartIce() fires negotiationneeded, so negotiate() sends the new offer;
+// if both sides restart at once, perfect negotiation settles the two offers like any others.
+function restartIce(peer) {
+  appendLine(peer.log, `No connection to ${peer.name} yet: restarting ICE…`, 'notice');
+  peer.connection.restartIce();
+}
+
+function giveUp(peer) {
+  const what = `Could not connect to ${peer.name}, even after an ICE restart.`;
+  appendLine(peer.log, `${what} ${iceFailureAdvice(iceServers)}`, 'error');
+  hangUp(peer);
+  showBadge(peer.badge, 'failed');
 }
 
 function setUpChannel(peer, channel) {
   peer.channel = channel;
   channel.onopen = () => {
-    appendLine(chatLog, `Data channel to ${peer.name} is open.`, 'notice');
+    appendLine(peer.log, `Data channel to ${peer.name} is open.`, 'notice');
     updateCounts();
   };
   channel.onclose = updateCounts;
-  channel.onmessage = (event) => appendLine(chatLog, `${peer.name}: ${event.data}`, 'received');
+  channel.onmessage = (event) => receiveMessage(peer, event.data);
+}
+
+function receiveMessage(peer, text) {
+  appendLine(peer.log, `${peer.name}: ${text}`, 'received');
 }
 
 function openChannels() {
@@ -230,14 +232,9 @@ function openChannels() {
 
 // No server in the middle: the same text goes out once on every open channel.
 function sendMessage() {
-  const text = messageInput.value;
+  const text = messageToSend(messageInput, chatLog);
   const channels = openChannels();
   if (!text || channels.length === 0) {
-    return;
-  }
-  const tooLong = messageTooLong(text);
-  if (tooLong) {
-    appendLine(chatLog, tooLong, 'error');
     return;
   }
   channels.forEach((channel) => channel.send(text));
@@ -247,114 +244,52 @@ function sendMessage() {
 
 function onPeerLeft({id}) {
   const peer = peers.get(id);
-  if (!peer) {
-    return;
+  if (peer) {
+    appendLine(peer.log, `${peer.name} left.`, 'notice');
+    removePeer(peer);
   }
-  appendLine(chatLog, `${peer.name} left.`, 'notice');
-  removePeer(peer);
 }
 
 function removePeer(peer) {
+  hangUp(peer);
+  peers.delete(peer.id);
+  peer.item.remove();
+  updateUsersHint();
+  updateCounts();
+}
+
+function hangUp(peer) {
   peer.channel?.close();
   peer.connection?.close();
-  peer.badge.parentElement.remove();
-  peers.delete(peer.id);
+  peer.channel = null;
+  peer.connection = null;
+  showBadge(peer.badge, 'closed');
   updateCounts();
 }
 
-async function leave() {
-  hangUpAll();
-  try {
-    await signaling.leave();
-  } finally {
-    appendLine(chatLog, 'You left the room.', 'notice');
-  }
-}
-
-// Peer connections that are up do not need the server: keep them while socket.io reconnects.
-function onSignalingLost() {
-  showBadge(signalingState, signaling.reconnecting ? 'reconnecting' : 'disconnected');
-  if (joined && peers.size > 0) {
-    appendLine(chatLog, 'Lost the signaling server; the chat goes on peer to peer.', 'notice');
-  }
-}
-
-// We are a member again, under a new id, and so is everyone who comes back. A member we are still
-// connected to only changes id; anyone else we call, as a newcomer would.
-function onRejoined(ack) {
-  showBadge(signalingState, 'connected');
-  appendLine(chatLog, 'Signaling is back: rejoined the room.', 'notice');
-  for (const member of ack.peers) {
-    const known = peerNamed(member.name);
-    if (known && isConnected(known)) {
-      renamePeer(known, member.id);
-      continue;
-    }
-    if (known) {
-      removePeer(known);
-    }
-    call(member);
-  }
-}
-
-function onRejoinFailed(error) {
-  hangUpAll();
-  appendLine(chatLog, `Could not rejoin the room: ${error.message}`, 'error');
-}
-
-function peerNamed(name) {
-  return [...peers.values()].find((peer) => peer.name === name);
-}
-
-function isConnected(peer) {
-  return peer.connection?.connectionState === 'connected';
-}
-
-function renamePeer(peer, id) {
-  peers.delete(peer.id);
-  peer.id = id;
-  peers.set(id, peer);
-}
-
-function hangUpAll() {
-  joined = false;
+function leave() {
+  me.textContent = '';
   peers.forEach(removePeer);
-  memberList.replaceChildren();
-  showJoined(false);
+  usersHint.textContent = 'Join a room to see who is in it.';
   updateCounts();
+  signaling.leave(); // the others get peer-left
+}
+
+function updateUsersHint() {
+  usersHint.textContent = 'Nobody else is here yet: open this page in another tab.';
+  usersHint.hidden = peers.size > 0;
 }
 
 // The lesson in numbers: n-1 connections on this page, n(n-1)/2 in the room.
 function updateCounts() {
-  const held = [...peers.values()].filter((peer) => peer.connection).length;
   const open = openChannels().length;
-  connectionCount.textContent = held;
+  connectionCount.textContent = [...peers.values()].filter((peer) => peer.connection).length;
   channelCount.textContent = open;
   const people = peers.size + 1;
-  meshSummary.textContent = joined ?
-    `${people} in the room: ${people - 1} connections per person, ` +
-      `${(people * (people - 1)) / 2} in the whole mesh.` :
+  meshSummary.textContent = me.textContent ?
+    `${people} in the room: ${people - 1} ${people === 2 ? 'connection' : 'connections'} per ` +
+      `person, ${(people * (people - 1)) / 2} in the whole mesh.` :
     'Join a room to see the mesh.';
-  enableChat(open > 0);
-}
-
-function showJoined(isJoined) {
-  joinButton.disabled = isJoined;
-  leaveButton.disabled = !isJoined;
-  nameInput.disabled = isJoined;
-  roomInput.disabled = isJoined;
-}
-
-function enableChat(enabled) {
-  const wasEnabled = !sendButton.disabled;
-  messageInput.disabled = !enabled;
-  sendButton.disabled = !enabled;
-  if (enabled && !wasEnabled) {
-    messageInput.focus();
-  }
-}
-
-function showBadge(badge, text) {
-  badge.textContent = text;
-  badge.dataset.state = text;
+  messageInput.disabled = open === 0;
+  sendButton.disabled = open === 0;
 }

@@ -1,62 +1,47 @@
 'use strict';
 
-// The server is a WebRTC peer. This page holds ONE RTCPeerConnection, to the server, whatever the
-// size of the room (step 4's mesh needed n-1). On it go:
+// The server is a WebRTC peer. Step 5's mesh held one RTCPeerConnection per other member; this
+// page holds ONE, to the server, whatever the size of the room. On it go:
 //   - our camera and microphone, once: the server passes them on to everyone else;
-//   - a data channel, 'chat': we send {type: 'chat', text}; the server sends each message on to
-//     the others with the sender's name, and tells us which slot shows whom;
+//   - one data channel, 'chat': our messages and our mic/camera state go to the server, which
+//     sends them on to the others with our name, and tells us which slot shows whom;
 //   - receive-only "slots", one video and one audio transceiver per other member the room can
 //     hold. They are all in our first and only offer, so nothing is ever renegotiated: when
 //     someone joins, the server starts sending their video into a free slot.
 
-// A small picture at a modest frame rate: the server decodes, encodes and relays every camera, and
-// every page decodes one video per other member (see the README for what it costs).
+// A small picture at a modest frame rate: every page decodes one video per other member (and in
+// a mesh also encodes its own once per other member), so the size is paid many times over.
 const CAMERA = {width: {ideal: 320}, height: {ideal: 240}, frameRate: {ideal: 15, max: 15}};
 
-const joinForm = document.querySelector('#join-form');
-const nameInput = document.querySelector('#name');
-const roomInput = document.querySelector('#room');
-const joinButton = document.querySelector('#join');
-const leaveButton = document.querySelector('#leave');
-const joinError = document.querySelector('#join-error');
+const chatLog = document.querySelector('#log');
+const sendForm = document.querySelector('#send-form');
+const messageInput = document.querySelector('#message');
+const sendButton = document.querySelector('#send');
+const cameraOnJoin = document.querySelector('#camera-on-join');
 const mediaError = document.querySelector('#media-error');
-const signalingState = document.querySelector('#signaling-state');
-const serverState = document.querySelector('#server-state');
 const micButton = document.querySelector('#mic-toggle');
 const cameraButton = document.querySelector('#camera-toggle');
+const serverState = document.querySelector('#server-state');
 const connectionCount = document.querySelector('#connection-count');
 const videoCount = document.querySelector('#video-count');
 const summary = document.querySelector('#summary');
 const tiles = document.querySelector('#tiles');
 const tileTemplate = document.querySelector('#tile-template');
-const localVideo = document.querySelector('#local-video');
 const localName = document.querySelector('#local-name');
-const localStatus = document.querySelector('#local-status');
-const chatLog = document.querySelector('#log');
-const memberList = document.querySelector('#members');
-const sendForm = document.querySelector('#send-form');
-const messageInput = document.querySelector('#message');
-const sendButton = document.querySelector('#send');
 const statsPanels = document.querySelector('#stats');
 
 const signaling = new Signaling();
 
-// The other members, from signaling: {id, name, item, tile, video, status}.
-const members = new Map();
+// The other members of the room, by member id: {id, name, tile, ...}. No connection of their own.
+const peers = new Map();
+let iceServers = [];
+let localStream = new MediaStream();
 let connection = null; // our one RTCPeerConnection, to the server
 let channel = null;
 let chatReady = false; // the server has our channel (its 'ready' message)
-let localStream = new MediaStream();
-let iceServers = [];
-let joined = false;
 
-nameInput.value = randomName();
-roomInput.value = roomFromUrl();
-joinForm.onsubmit = (event) => {
-  event.preventDefault();
-  join();
-};
-leaveButton.onclick = leave;
+const roomFullHint = 'The server forwards every video to every member, so rooms are capped.';
+setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint});
 sendForm.onsubmit = (event) => {
   event.preventDefault();
   sendMessage();
@@ -64,82 +49,106 @@ sendForm.onsubmit = (event) => {
 micButton.onclick = () => toggle('audio');
 cameraButton.onclick = () => toggle('video');
 
-signaling.on('connect', () => showBadge(signalingState, 'connected'));
-signaling.on('disconnect', onSignalingLost);
 signaling.on('peer-joined', onPeerJoined);
 signaling.on('peer-left', onPeerLeft);
+// After a server restart the page rejoins by itself (common/static/signaling.js). Anyone who
+// came in meanwhile is in this ack's peers, as in our first one. The server peer restarted too:
+// onJoined() connects to it again.
+signaling.on('rejoined', onJoined);
 
-async function join() {
-  const room = roomInput.value.trim();
-  const name = nameInput.value.trim();
-  joinError.textContent = '';
+async function join(room, name) {
   mediaError.textContent = '';
-  joinButton.disabled = true;
-  joined = true; // someone joining at the same moment may be announced before our ack arrives
-  // Everything the offer needs, asked for at the same time rather than one after the other: our
-  // media, our membership (the ack brings the ICE servers) and the number of slots, which is the
-  // same for every member (the room's capacity minus one), so it need not wait for the join.
-  const media = openLocalMedia();
-  const slotCount = signaling.request('slots').then((ack) => ack.slots);
-  const [membership] = await Promise.allSettled([signaling.join(room, name), media, slotCount]);
-  localStream = await media;
+  // The camera and the server at the same time, not one after the other. The connection is made
+  // once our media is known, so our tracks are in its one offer.
+  const localMediaReady = openLocalMedia(cameraOnJoin.checked).then((stream) => {
+    localStream = stream;
+  });
+  const [membership] = await Promise.allSettled([signaling.join(room, name), localMediaReady]);
   if (membership.status === 'rejected') {
-    joined = false;
     stopLocalMedia(); // the camera opened for nothing: release it
-    joinButton.disabled = false;
-    joinError.textContent = explainJoinError(membership.reason);
-    return;
+    throw membership.reason;
   }
   const ack = membership.value;
-  iceServers = ack.iceServers;
-  showJoined(true);
   localName.textContent = `${name} (you)`;
-  localVideo.srcObject = localStream;
-  showLocalState();
-  appendLine(memberList, `${name} (you)`, 'self');
-  appendLine(chatLog, `You joined room ${room} as ${name}.`, 'notice');
-  ack.peers.forEach(addMember);
-  try {
-    await connectToServer(await slotCount);
-  } catch (error) {
+  showLocalMedia(localStream);
+  const alone = ack.peers.length === 0 ? ' You are the first one here.' : '';
+  appendLine(chatLog, `You joined room ${room} as ${name}.${alone}`, 'notice');
+  onJoined(ack);
+}
+
+// The ack lists the members already here, and the ICE servers to use (none on a LAN).
+function onJoined(ack) {
+  iceServers = ack.iceServers;
+  // A tile for each member already here, and one connection, to the server, for all of them.
+  if (ack.peers.length > 0) {
+    const names = ack.peers.map((member) => member.name).join(', ');
+    appendLine(chatLog, `Already here: ${names}.`, 'notice');
+  }
+  ack.peers.forEach(addPeer);
+  connectToServer().catch((error) => {
     appendLine(chatLog, `Could not connect to the server: ${error.message}`, 'error');
-  }
+  });
 }
 
-function explainJoinError(error) {
-  switch (error.code) {
-    case 'room-full':
-      return `This room is full (${error.message}). The server passes every video on to ` +
-        'every other member, so rooms are capped. Pick another room name.';
-    case 'name-taken':
-      return 'Someone in this room already uses that name. Pick another one.';
-    default:
-      return `Could not join: ${error.message}`;
-  }
+function onPeerJoined(member) {
+  const peer = addPeer(member);
+  appendLine(chatLog, `${peer.name} joined.`, 'notice');
 }
 
-// Camera and microphone; without them we still join, see, hear and chat.
-async function openLocalMedia() {
-  const attempts = [{audio: true, video: CAMERA}, {audio: true}, {video: CAMERA}];
+// Asks for the microphone and, if wanted, the camera. Whatever is refused, we join anyway: a
+// connection we add no tracks to still receives, so we can watch and listen.
+async function openLocalMedia(wantCamera) {
+  const attempts = wantCamera ?
+    [{audio: true, video: CAMERA}, {audio: true}, {video: CAMERA}] : [{audio: true}];
+  let firstError = null;
   for (const constraints of attempts) {
     try {
       const stream = await navigator.mediaDevices.getUserMedia(constraints);
-      if (!constraints.video || !constraints.audio) {
-        mediaError.textContent = `Only the ${constraints.video ? 'camera' : 'microphone'} ` +
-          'could be opened: the others get that alone.';
+      if (firstError) {
+        mediaError.textContent = describeMissingMedia(stream, wantCamera, firstError);
       }
       return stream;
     } catch (error) {
-      mediaError.textContent = `No camera or microphone (${error.name}): you join to watch, ` +
-        'listen and chat. Cameras need https:// or http://localhost.';
+      firstError ??= error;
     }
   }
+  mediaError.textContent = describeMissingMedia(new MediaStream(), wantCamera, firstError);
   return new MediaStream();
+}
+
+// A video tile; the server's slots bring the tracks it plays (showSlots).
+function addPeer({id, name}) {
+  if (peers.has(id)) {
+    return peers.get(id); // made already for a slot that came before peer-joined
+  }
+  const tile = tileTemplate.content.firstElementChild.cloneNode(true);
+  const peer = {
+    id, name, tile,
+    log: chatLog,
+    video: tile.querySelector('video'), status: tile.querySelector('.tile-status'),
+    stream: new MediaStream(), // their tracks, as the slots bring them to us
+  };
+  tile.dataset.peerName = name;
+  tile.querySelector('.tile-name').textContent = name;
+  tile.querySelector('.unmute').onclick = (event) => {
+    peer.video.muted = false;
+    event.target.hidden = true;
+  };
+  peers.set(id, peer);
+  tiles.append(tile);
+  updateCounts();
+  return peer;
 }
 
 // The whole handshake, once: our tracks, the slots and the channel go into one offer, and the
 // server's answer comes back as the acknowledgement of that offer.
-async function connectToServer(slots) {
+async function connectToServer() {
+  connection?.close(); // one from before a server restart, which the server has forgotten
+  peers.forEach((peer) => {
+    peer.stream = new MediaStream(); // and the tracks it brought
+  });
+  // One pair of slots per other member the room can hold: the same number for every member.
+  const {slots} = await signaling.request('slots');
   connection = createConnection();
   localStream.getTracks().forEach((track) => {
     connection.addTransceiver(track, {direction: 'sendonly', streams: [localStream]});
@@ -152,8 +161,8 @@ async function connectToServer(slots) {
   await connection.setLocalDescription();
   // aiortc takes no trickled candidates: wait until ours are all in the offer's SDP.
   await iceGatheringComplete(connection);
-  const {description} = await signaling.request('offer', {description: connection.localDescription});
-  await connection.setRemoteDescription(description);
+  const answer = await signaling.request('offer', {description: connection.localDescription});
+  await connection.setRemoteDescription(answer.description);
   updateCounts();
 }
 
@@ -181,115 +190,66 @@ function iceGatheringComplete(pc) {
 
 function onConnectionStateChange(pc) {
   if (pc !== connection) {
-    return;
+    return; // a connection from before a server restart
   }
   showBadge(serverState, pc.connectionState);
   if (pc.connectionState === 'failed') {
-    appendLine(chatLog, 'The connection to the server failed. Leave and join again.', 'error');
+    const advice = iceFailureAdvice(iceServers);
+    appendLine(chatLog, `The connection to the server failed. ${advice}`, 'error');
   }
 }
 
 function setUpChannel(newChannel) {
   channel = newChannel;
-  channel.onclose = updateCounts;
-  channel.onmessage = onServerMessage;
+  chatReady = false;
+  channel.onclose = updateChat;
+  channel.onmessage = (event) => onServerMessage(parseJson(event.data));
 }
 
-// Everything on the channel comes from the server; it names who said what.
-function onServerMessage(event) {
-  const message = JSON.parse(event.data);
-  if (message.type === 'ready') {
+// Everything on the channel comes from the server, which names who said what.
+function onServerMessage(message) {
+  if (message?.type === 'ready') {
     // Our channel is open on both ends: from now on we hear every message.
     chatReady = true;
-    appendLine(chatLog, 'Connected to the server: chat, video and sound all go through it.', 'notice');
-    updateCounts();
-  } else if (message.type === 'chat') {
-    appendLine(chatLog, `${message.from.name}: ${message.text}`, 'received');
-  } else if (message.type === 'slots') {
+    appendLine(chatLog, 'Connected to the server: chat, video and sound go through it.', 'notice');
+    sendState();
+    updateChat();
+  } else if (message?.type === 'chat') {
+    receiveMessage(message.from, message.text);
+  } else if (message?.type === 'state') {
+    showRemoteState(peerNamed(message.from.name), message);
+  } else if (message?.type === 'slots') {
     showSlots(message.slots);
-  } else if (message.type === 'error') {
+  } else if (message?.type === 'error') {
     appendLine(chatLog, `The server says: ${message.message}`, 'error');
   }
 }
 
-// {mid, kind, id, name} for each slot in use: the transceiver with that mid carries that
-// member's video or sound. A slot's track stays the same when it changes hands.
+// {mid, id, name} for each slot in use: the transceiver with that mid carries that member's video
+// or sound.
 function showSlots(slots) {
-  const tracksOf = new Map();
   for (const {mid, id, name} of slots) {
-    const transceiver = connection.getTransceivers().find((t) => t.mid === mid);
-    if (transceiver && addMember({id, name})) {
-      tracksOf.set(id, [...(tracksOf.get(id) ?? []), transceiver.receiver.track]);
+    const peer = peerNamed(name) ?? addPeer({id, name}); // a slot may come before peer-joined
+    const {track} = connection.getTransceivers().find((t) => t.mid === mid).receiver;
+    if (!peer.stream.getTracks().includes(track)) {
+      showRemoteTrack(peer, track);
     }
   }
-  members.forEach((member) => showTracks(member, tracksOf.get(member.id) ?? []));
   updateCounts();
 }
 
-function showTracks(member, tracks) {
-  const shown = member.video.srcObject?.getTracks() ?? [];
-  if (shown.length === tracks.length && tracks.every((track) => shown.includes(track))) {
-    return; // setting srcObject again would restart the video
-  }
-  member.video.srcObject = tracks.length > 0 ? new MediaStream(tracks) : null;
-  const hasVideo = tracks.some((track) => track.kind === 'video');
-  member.status.textContent = hasVideo ? '' : 'no video';
-  member.video.play().catch(() => {
-    member.video.muted = true; // the autoplay policy refused sound: play muted rather than not
-    member.video.play().catch(() => {});
-  });
+function peerNamed(name) {
+  return [...peers.values()].find((peer) => peer.name === name); // names are unique in a room
 }
 
-function onPeerJoined(member) {
-  if (joined && addMember(member)) {
-    appendLine(chatLog, `${member.name} joined.`, 'notice');
-  }
-}
-
-// Returns the member, or null once we have left.
-function addMember({id, name}) {
-  if (!joined) {
-    return null;
-  }
-  if (members.has(id)) {
-    return members.get(id);
-  }
-  const tile = tileTemplate.content.firstElementChild.cloneNode(true);
-  tile.dataset.peerName = name;
-  tile.querySelector('.tile-name').textContent = name;
-  tiles.append(tile);
-  const member = {
-    id,
-    name,
-    item: appendLine(memberList, name, 'member'),
-    tile,
-    video: tile.querySelector('video'),
-    status: tile.querySelector('.tile-status'),
-  };
-  members.set(id, member);
-  updateCounts();
-  return member;
-}
-
-function onPeerLeft({id}) {
-  const member = members.get(id);
-  if (member) {
-    appendLine(chatLog, `${member.name} left.`, 'notice');
-    removeMember(member);
-  }
-}
-
-function removeMember(member) {
-  member.video.srcObject = null;
-  member.tile.remove();
-  member.item.remove();
-  members.delete(member.id);
-  updateCounts();
+// `from` is {id, name}, as the server stamped it.
+function receiveMessage(from, text) {
+  appendLine(chatLog, `${from.name}: ${text}`, 'received');
 }
 
 // One send, whatever the size of the room: the server does the fan-out.
 function sendMessage() {
-  const text = messageInput.value;
+  const text = messageToSend(messageInput, chatLog);
   if (!text || !chatReady || channel?.readyState !== 'open') {
     return;
   }
@@ -298,109 +258,106 @@ function sendMessage() {
   messageInput.value = '';
 }
 
-// Off sends black frames (or silence) on the same track: instant, and nothing to renegotiate.
-function toggle(kind) {
-  localStream.getTracks().filter((track) => track.kind === kind).forEach((track) => {
-    track.enabled = !track.enabled;
-  });
-  showLocalState();
-}
-
-function showLocalState() {
-  const on = (kind) => localStream.getTracks().some((t) => t.kind === kind && t.enabled);
-  micButton.textContent = on('audio') ? 'Mute microphone' : 'Unmute microphone';
-  micButton.setAttribute('aria-pressed', String(!on('audio')));
-  cameraButton.textContent = on('video') ? 'Turn camera off' : 'Turn camera on';
-  cameraButton.setAttribute('aria-pressed', String(!on('video')));
-  localStatus.textContent = !joined ? 'not joined' :
-    [!on('audio') && 'muted', !on('video') && 'camera off'].filter(Boolean).join(' · ');
-}
-
-async function leave() {
-  hangUp();
-  try {
-    await signaling.leave();
-  } finally {
-    appendLine(chatLog, 'You left the room.', 'notice');
+function onPeerLeft({id}) {
+  const peer = peers.get(id);
+  if (peer) {
+    appendLine(peer.log, `${peer.name} left.`, 'notice');
+    removePeer(peer);
   }
 }
 
-// The server counts a lost socket as a leave and closes its side, so we close ours.
-function onSignalingLost() {
-  showBadge(signalingState, 'disconnected');
-  if (joined) {
-    hangUp();
-    appendLine(chatLog, 'Lost the signaling server, so you left the room. Join again.', 'error');
-  }
-}
-
-function hangUp() {
-  joined = false;
-  chatReady = false;
-  channel?.close();
-  connection?.close();
-  channel = null;
-  connection = null;
-  showBadge(serverState, 'none');
-  members.forEach(removeMember);
-  memberList.replaceChildren();
-  stopLocalMedia();
-  showJoined(false);
+function removePeer(peer) {
+  peer.video.srcObject = null;
+  peers.delete(peer.id);
+  peer.tile.remove();
   updateCounts();
 }
 
-function stopLocalMedia() {
-  localStream.getTracks().forEach((track) => track.stop());
-  localStream = new MediaStream();
-  localVideo.srcObject = null;
-  localName.textContent = 'You';
-  showLocalState();
+function leave() {
+  connection?.close(); // and its channel
+  connection = null;
+  showBadge(serverState, 'none');
+  peers.forEach(removePeer);
+  stopLocalMedia();
+  signaling.leave(); // the others get peer-left, and the server closes its side
 }
 
-// The lesson in numbers: one connection here, n in the room, against n-1 and n(n-1)/2 in a mesh.
-function updateCounts() {
-  const held = connection && connection.signalingState !== 'closed' ? 1 : 0;
-  connectionCount.textContent = held;
-  videoCount.textContent = [...members.values()]
-    .filter((member) => member.video.srcObject?.getVideoTracks().length > 0).length;
-  const people = members.size + 1;
-  summary.textContent = joined ?
-    `${people} in the room: 1 connection per person, ${people} in all, each to the server. ` +
-      `A mesh would need ${people - 1} per person and ${(people * (people - 1)) / 2} in all.` :
-    'Join a room to see what it costs.';
+function updateChat() {
   const open = chatReady && channel?.readyState === 'open';
   messageInput.disabled = !open;
   sendButton.disabled = !open;
 }
 
-function showJoined(isJoined) {
-  joinButton.disabled = isJoined;
-  leaveButton.disabled = !isJoined;
-  nameInput.disabled = isJoined;
-  roomInput.disabled = isJoined;
-  micButton.disabled = !isJoined;
-  cameraButton.disabled = !isJoined;
+// The lesson in numbers: one connection here, n in the room, against n-1 and n(n-1)/2 in a mesh.
+function updateCounts() {
+  connectionCount.textContent = connection ? 1 : 0;
+  videoCount.textContent = [...peers.values()]
+    .filter((peer) => peer.stream.getVideoTracks().length > 0).length;
+  const people = peers.size + 1;
+  summary.textContent = connection ?
+    `${people} in the room: 1 connection per person, ${people} in all, each to the server. ` +
+      `A mesh would need ${people - 1} per person and ${(people * (people - 1)) / 2} in all.` :
+    'Join a room to see what it costs.';
+  updateChat();
 }
 
-function showBadge(badge, text) {
-  badge.textContent = text;
-  badge.dataset.state = text;
+// A slot's track, once the server has said whose it is.
+function showRemoteTrack(peer, track) {
+  peer.stream.addTrack(track);
+  // Setting srcObject again makes the element take up a track added after it started playing.
+  peer.video.srcObject = peer.stream;
+  playRemote(peer);
 }
 
-// For the curious (and the tests), from the console: video frames decoded from someone so far.
-// With one connection, getStats() tells the streams apart by the mid of their slot.
-async function framesDecodedFrom(name) {
-  const member = [...members.values()].find((m) => m.name === name);
-  const track = member?.video.srcObject?.getVideoTracks()[0];
-  const transceiver = connection?.getTransceivers().find((t) => t.receiver.track === track);
-  if (!track || !transceiver) {
-    return 0;
-  }
-  let frames = 0;
-  (await connection.getStats()).forEach((report) => {
-    if (report.type === 'inbound-rtp' && report.mid === transceiver.mid) {
-      frames = report.framesDecoded ?? 0;
-    }
+// Remote videos have sound, so the autoplay policy applies. Browsers let them play because the
+// user clicked Join on this page; should one refuse, we play muted and offer a button to unmute.
+function playRemote(peer) {
+  peer.video.play().catch((error) => {
+    if (error.name === 'NotAllowedError') {
+      peer.video.muted = true;
+      peer.tile.querySelector('.unmute').hidden = false;
+      peer.video.play();
+    } // else AbortError: a newer srcObject replaced this one and plays instead
   });
-  return frames;
+}
+
+function showRemoteState(peer, state) {
+  const camera = state?.camera === true; // anything else is off
+  peer.tile.dataset.camera = camera ? 'on' : 'off';
+  peer.status.textContent = describeState({mic: state?.mic === true, camera});
+}
+
+function localState() {
+  const on = (kind) => localStream.getTracks().some((t) => t.kind === kind && t.enabled);
+  return {mic: on('audio'), camera: on('video')};
+}
+
+async function toggle(kind) {
+  const track = localStream.getTracks().find((t) => t.kind === kind);
+  if (track) {
+    // Off keeps the track on the connection: it sends black frames (or silence) instead, so
+    // back on is instant and needs no renegotiation.
+    track.enabled = !track.enabled;
+  } else {
+    // Our one offer is made and nothing is renegotiated, so no track can be added now.
+    mediaError.textContent = `No ${kind === 'video' ? 'camera' : 'microphone'} was opened when ` +
+      'you joined: leave, allow it (and tick "Camera on when I join"), then join again.';
+  }
+  showLocalMedia(localStream);
+  sendState();
+}
+
+// The server passes {mic, camera} on to the others, with our name: their tiles say "muted".
+function sendState() {
+  if (chatReady && channel?.readyState === 'open') {
+    channel.send(JSON.stringify({type: 'state', ...localState()}));
+  }
+}
+
+function stopLocalMedia() {
+  // Stopping the tracks releases the camera and microphone: the camera's light goes off.
+  localStream.getTracks().forEach((track) => track.stop());
+  localStream = new MediaStream();
+  localName.textContent = 'You';
+  showLocalMedia(null);
 }

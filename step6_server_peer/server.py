@@ -1,7 +1,7 @@
 """Step 6: the server is a WebRTC peer. Each browser joins through the same signaling as before,
 then opens ONE RTCPeerConnection, to the server (aiortc), instead of one to every other member.
 
-Two events are new, on top of join/leave (common/signaling.py):
+Two events are new, on top of step 2's join / signal / leave (step2_two_users/server.py):
 
 - `slots` (no payload) -> `{"ok": true, "slots": N}`: how many other members a page can see and
   hear, so that it offers that many receive-only video and audio transceivers;
@@ -14,9 +14,8 @@ with a code among `not-joined`, `invalid`, `too-large`, `already-connected`, `no
 `failed`. `GET /server-peer/stats` counts the server peer's live connections and asyncio tasks.
 
 Room cap: 6. The server decodes and encodes each member's media once and sends it to every other
-member: measured at 320x240 and 15 frames a second, about 12 % of one core per member (26, 39 and
-50 % for 2, 3 and 4), so a room of 6 needs about three quarters of a core (README.md, and
-docs/server-peer-vs-mesh.md). MAX_ROOM_SIZE in the environment overrides the cap.
+member, which costs it a share of a core per member (docs/benchmarks.md has the figures), so the
+rooms are kept small. MAX_ROOM_SIZE in the environment overrides the cap.
 """
 
 import logging
@@ -28,6 +27,7 @@ from flask import request
 from common.app import create_app
 from common.ice import ice_servers
 from common.signaling import SignalingError, payload
+from step2_two_users.server import relay
 from step6_server_peer.server_peer import ServerPeer
 
 ROOM_CAPACITY = 6
@@ -46,7 +46,10 @@ def create():
     server_peer = ServerPeer(still_joined=lambda member: still_joined(rooms, member))
     server_peer.ice_servers_from(ice_servers(None))
     app, socketio = create_app(
-        Path(__file__).parent, room_capacity=ROOM_CAPACITY, on_depart=server_peer.depart
+        Path(__file__).parent,
+        room_capacity=ROOM_CAPACITY,
+        relay=relay,
+        on_depart=server_peer.depart,
     )
     rooms = app.extensions["rooms"]
     server_peer.slot_count = rooms.capacity - 1

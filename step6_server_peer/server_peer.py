@@ -56,6 +56,10 @@ class Guest:
     relay: MediaRelay = field(default_factory=MediaRelay)  # fans `published` out to the others
     drain: MediaBlackhole = field(default_factory=MediaBlackhole)
     chat_bucket: TokenBucket = field(default_factory=lambda: TokenBucket(CHAT_RATE, CHAT_BURST))
+    state: dict | None = None  # {mic, camera}, as the page last said
+
+    def sender(self):
+        return {"id": self.member.id, "name": self.member.name}
 
     def send(self, message):
         if self.channel is not None and self.channel.readyState == "open":
@@ -215,24 +219,35 @@ class ServerPeer:
         # so the page hears every message sent from here on.
         guest.send({"type": "ready"})
         guest.send_slots()
+        for other in self.rooms.get(guest.member.room, {}).values():
+            if other is not guest and other.state is not None:
+                guest.send({"type": "state", "from": other.sender(), **other.state})
 
     def on_message(self, guest, message):
         try:
             data = json.loads(message) if isinstance(message, str) else None
         except ValueError:
             data = None
-        text = data.get("text") if isinstance(data, dict) and data.get("type") == "chat" else None
-        if not isinstance(text, str) or not 1 <= len(text) <= MESSAGE_MAX:
-            error = f"send {{type: 'chat', text}} with 1-{MESSAGE_MAX} characters of text"
+        kind = data.get("type") if isinstance(data, dict) else None
+        text = data.get("text") if kind == "chat" else None
+        if kind == "state":
+            guest.state = {"mic": data.get("mic") is True, "camera": data.get("camera") is True}
+            out = {"type": "state", **guest.state}
+        elif isinstance(text, str) and 1 <= len(text.strip()) and len(text) <= MESSAGE_MAX:
+            out = {"type": "chat", "text": text}
+        else:
+            error = (
+                f"send {{type: 'chat', text}} with 1-{MESSAGE_MAX} characters of text, "
+                "or {type: 'state', mic, camera}"
+            )
             guest.send({"type": "error", "message": error})
             return
         if not guest.chat_bucket.take():
             guest.send({"type": "error", "message": "too many messages; slow down"})
             return
-        member = guest.member
         # The name comes from the signaling state, never from the message.
-        out = {"type": "chat", "from": {"id": member.id, "name": member.name}, "text": text}
-        for other in self.rooms.get(member.room, {}).values():
+        out["from"] = guest.sender()
+        for other in self.rooms.get(guest.member.room, {}).values():
             if other is not guest:
                 other.send(out)
 

@@ -103,6 +103,44 @@ COUNT_PEER_CONNECTIONS = """
 """
 
 
+# What the media tests read from a page, from getStats() of the tracks a remote tile plays,
+# whichever connection carries them: `framesDecodedFrom(name)`, `audioPacketsFrom(name)`. It also
+# records every data channel the page creates, in `createdChannels`. Injected by the tests, so no
+# test hook lives in a lesson's main.js. Needs COUNT_PEER_CONNECTIONS.
+MEDIA_PROBES = """
+(() => {
+  const tileTrack = (name, kind) => {
+    const tile = [...document.querySelectorAll('.remote-tile')]
+      .find((t) => t.dataset.peerName === name);
+    return tile?.querySelector('video').srcObject?.getTracks().find((t) => t.kind === kind);
+  };
+  const received = async (name, kind, field) => {
+    const track = tileTrack(name, kind);
+    const pc = openPeerConnections().find((p) => p.getReceivers().some((r) => r.track === track));
+    if (!track || !pc) {
+      return 0;
+    }
+    let total = 0;
+    (await pc.getStats(track)).forEach((report) => {
+      if (report.type === 'inbound-rtp') {
+        total += report[field] ?? 0;
+      }
+    });
+    return total;
+  };
+  window.framesDecodedFrom = (name) => received(name, 'video', 'framesDecoded');
+  window.audioPacketsFrom = (name) => received(name, 'audio', 'packetsReceived');
+  window.createdChannels = [];
+  const create = RTCPeerConnection.prototype.createDataChannel;
+  RTCPeerConnection.prototype.createDataChannel = function (...args) {
+    const channel = create.apply(this, args);
+    window.createdChannels.push(channel);
+    return channel;
+  };
+})();
+"""
+
+
 @pytest.fixture
 def new_page(browser):
     """new_page(url) -> a page in a fresh browser context: one more user."""
@@ -112,6 +150,7 @@ def new_page(browser):
         context = browser.new_context()
         contexts.append(context)
         context.add_init_script(COUNT_PEER_CONNECTIONS)
+        context.add_init_script(MEDIA_PROBES)
         page = context.new_page()
         page.goto(url)
         return page

@@ -1,5 +1,6 @@
 """A plain python-socketio client for the signaling contract: an independent second implementation
-of the browser side, used to check every rule of DESIGN.md section 4 against the real server."""
+of the browser side, used to check every rule of docs/signaling-contract.md against the real
+server."""
 
 import queue
 import threading

@@ -36,7 +36,7 @@ def test_pages_on_two_processes_form_one_mesh(shared_step4, new_page, room):
 
     bob.close()  # the leave crosses from the second process to the first
     for page in (ann, cat):
-        expect(page.locator("#members li")).to_have_count(2)
+        expect(page.locator("#users li")).to_have_count(1)
         expect(page.locator("#connection-count")).to_have_text("1")
 
 

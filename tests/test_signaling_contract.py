@@ -1,4 +1,5 @@
-"""DESIGN.md section 4, rule by rule, against the real server with a real python-socketio client.
+"""The signaling contract (docs/signaling-contract.md), rule by rule, against the real server with
+a real python-socketio client.
 
 Most rules are checked on three set-ups: step 2's server (rooms of two), a mesh step's (larger
 rooms), and that mesh step as two processes sharing their rooms through Redis (REDIS_URL), where

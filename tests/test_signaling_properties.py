@@ -10,13 +10,12 @@ import copy
 import json
 import re
 import uuid
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.app import create_app
+from step2_two_users import server as step2_server
 
 ERROR_CODES = {
     "invalid",
@@ -28,7 +27,6 @@ ERROR_CODES = {
     "too-large",
     "rate-limited",
 }
-STEP2 = Path(__file__).resolve().parent.parent / "step2_two_users"
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 json_values = st.recursive(
@@ -64,7 +62,7 @@ HEALTH = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 @pytest.fixture
 def server(monkeypatch):
     monkeypatch.setenv("SIGNAL_BURST", "1000000")  # the rate limit has its own test
-    app, socketio = create_app(STEP2, room_capacity=2)
+    app, socketio = step2_server.create()
     clients = []
 
     def connect():

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from step5_video.server import ROOM_CAPACITY
-from tests.conftest import COUNT_PEER_CONNECTIONS
+from tests.conftest import COUNT_PEER_CONNECTIONS, MEDIA_PROBES
 from tests.signaling_client import Member
 
 pytestmark = pytest.mark.browser
@@ -57,6 +57,7 @@ def user(browser, step5, room):
         context = browser.new_context()
         contexts.append(context)
         context.add_init_script(COUNT_PEER_CONNECTIONS)
+        context.add_init_script(MEDIA_PROBES)
         if init_script:
             context.add_init_script(init_script)
         page = context.new_page()
@@ -118,7 +119,9 @@ def test_three_users_see_each_other_and_a_leave_removes_the_tile(user):
         page.wait_for_function("document.querySelector('#local-video').videoWidth > 0")
         assert page.evaluate("openPeerConnections().length") == 2
 
-    cat_tracks = pages["Cat"].evaluate_handle("localStream.getTracks()")
+    cat_tracks = pages["Cat"].evaluate_handle(
+        "document.querySelector('#local-video').srcObject.getTracks()"
+    )
     assert cat_tracks.evaluate("tracks => tracks.length") == 2
     pages["Cat"].click("#leave")
     for name in ("Ann", "Bob"):

@@ -1,23 +1,22 @@
 'use strict';
 
-// ICE helpers shared by steps 2 to 5: the RTCConfiguration, and recovery from ICE failure.
+// ICE plumbing shared by steps 2 to 5: the RTCConfiguration, and the timer that decides when a
+// connection needs an ICE restart. What a restart *is* is taught in step 2 (restartIce in its
+// main.js); this only says when to call it.
 //
-// A connection that fails (or never gets connected) gets one ICE restart: new ICE credentials,
-// fresh candidates, the same connection. If that does not bring it back either, the page gives up
-// on it and cleans it up. ?iceTimeout=MS sets how long to wait before deciding that a connection
-// will not come up.
+// A connection that fails, or does not come up within ?iceTimeout=MS (15 s by default), gets one
+// restart; if it still does not come up, the page gives up on it.
 
 const ICE_TIMEOUT_MS = Number(new URLSearchParams(window.location.search).get('iceTimeout')) || 15000;
+const RELAY_ONLY = new URLSearchParams(window.location.search).get('relay') === '1';
 
 // The RTCConfiguration for a new peer connection. ?relay=1 allows only TURN relay candidates,
 // to show what a relayed call looks like (and that without a TURN server there is none).
 function peerConfiguration(iceServers) {
-  const relayOnly = new URLSearchParams(window.location.search).get('relay') === '1';
-  return {iceServers, iceTransportPolicy: relayOnly ? 'relay' : 'all'};
+  return {iceServers, iceTransportPolicy: RELAY_ONLY ? 'relay' : 'all'};
 }
 
-// restart() is the step's way to restart ICE (the offerer restarts; the answerer waits for the
-// new offer); giveUp() closes and cleans up.
+// Calls restart() once when `pc` fails or is slow to connect, then giveUp() if that did not help.
 function superviseConnection(pc, {restart, giveUp}) {
   let restarted = false;
   let timer = null;
@@ -50,4 +49,21 @@ function superviseConnection(pc, {restart, giveUp}) {
     }
   });
   timer = setTimeout(check, ICE_TIMEOUT_MS);
+}
+
+// What to tell a learner whose connection never came up, given the ICE servers it had.
+function iceFailureAdvice(iceServers) {
+  const urls = iceServers.flatMap((server) => [server.urls].flat());
+  const hasTurn = urls.some((url) => /^turns?:/.test(url));
+  if (RELAY_ONLY && !hasTurn) {
+    return 'This page allows relayed candidates only (?relay=1), and the server hands out no TURN ' +
+      'server: start one with `make turn` and run the step with the settings it prints, or drop ' +
+      '?relay=1. See docs/troubleshooting.md.';
+  }
+  if (!hasTurn) {
+    return 'No direct path was found between you. On one network, check that both are on it and ' +
+      'that the Wi-Fi does not isolate clients; across networks, a TURN server is needed ' +
+      '(`make turn`). See docs/troubleshooting.md.';
+  }
+  return 'Not even the TURN server could relay: check its address and secret (docs/troubleshooting.md).';
 }

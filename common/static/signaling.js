@@ -1,14 +1,21 @@
 'use strict';
 
-// The browser side of the signaling contract (docs/signaling-contract.md), shared by steps 2 to 5.
-// It is plumbing: it turns socket.io acknowledgements into promises and rejoins the room after
-// the server comes back. What to *do* with offers, answers and candidates is the lesson, and
-// lives in each step's main.js.
+// The browser side of the signaling contract (docs/signaling-contract.md), shared by steps 2 to 6.
+// It is plumbing: it turns socket.io acknowledgements into promises, and it rejoins the room by
+// itself when the server comes back after a restart, so that the lesson code in main.js never has
+// to know there was an outage:
+//   - a member who comes back under a new id keeps, on this page, the id the page knew
+//     (names are unique in a room, so the name says who it is);
+//   - a member who does not come back within REJOIN_GRACE_MS gets a 'peer-left';
+//   - members the page did not know yet (they joined while we were away) come in a 'rejoined'
+//     event, shaped like a join's acknowledgement: {id, peers, iceServers}.
+// Peer connections that are up do not need the server, so calls go on through all of this.
+// If instead the server itself went on and dropped us (a network cut), the others were told we
+// left: then the page hears 'peer-left' for everyone, and everyone comes back in 'rejoined'.
 
 const SIGNALING_TIMEOUT_MS = 10000;
 const REJOIN_ATTEMPTS = 5;
-// Events this class raises itself; every other event name comes from the server.
-const LOCAL_EVENTS = ['rejoined', 'rejoin-failed'];
+const REJOIN_GRACE_MS = 15000;
 
 class SignalingError extends Error {
   constructor(error) {
@@ -21,20 +28,25 @@ class Signaling {
   constructor() {
     // The page and the signaling server share one origin, so io() needs no URL.
     this.socket = io();
+    this.handlers = new Map();
     this.membership = null; // {room, name} while joined, to rejoin after a reconnect
-    this.listeners = new Map(LOCAL_EVENTS.map((event) => [event, []]));
+    this.members = new Map(); // the page's id of each other member -> {name, serverId, away}
     this.socket.on('connect', () => this.rejoin());
+    this.socket.on('peer-joined', (member) => this.onPeerJoined(member));
+    this.socket.on('peer-left', ({id}) => this.forget(this.pageId(id)));
+    this.socket.on('signal', ({from, data}) => this.raise('signal', {from: this.pageId(from), data}));
+    for (const event of ['connect', 'disconnect']) {
+      this.socket.on(event, (...args) => this.raise(event, ...args));
+    }
   }
 
-  // Server events: 'peer-joined', 'peer-left', 'signal', and socket.io's 'connect' and
-  // 'disconnect'. Local events: 'rejoined' (with the new join ack) and 'rejoin-failed' (with
-  // the error).
+  // 'peer-joined', 'peer-left', 'signal' (from the server), 'rejoined', 'rejoin-failed', and
+  // socket.io's own 'connect' and 'disconnect'.
   on(event, handler) {
-    if (this.listeners.has(event)) {
-      this.listeners.get(event).push(handler);
-    } else {
-      this.socket.on(event, handler);
+    if (!this.handlers.has(event)) {
+      this.handlers.set(event, []);
     }
+    this.handlers.get(event).push(handler);
   }
 
   // After a 'disconnect': whether socket.io keeps trying to reconnect (it does unless the server
@@ -46,16 +58,20 @@ class Signaling {
   async join(room, name) {
     const ack = await this.request('join', {room, name});
     this.membership = {room, name};
+    this.clearMembers();
+    ack.peers.forEach((member) => this.remember(member));
     return ack;
   }
 
   send(to, data) {
-    return this.request('signal', {to, data});
+    return this.request('signal', {to: this.members.get(to)?.serverId ?? to, data});
   }
 
-  leave() {
+  // Leaving cannot fail: a server we cannot reach has dropped us, or will.
+  async leave() {
     this.membership = null;
-    return this.request('leave');
+    this.clearMembers();
+    await this.request('leave').catch(() => {});
   }
 
   async request(event, ...payload) {
@@ -67,7 +83,7 @@ class Signaling {
   }
 
   // After a server restart or a network cut the server no longer knows us: join again under the
-  // same name (we get a new id). Peer connections that are up do not need the server and go on.
+  // same name (the server gives us a new id).
   async rejoin() {
     if (!this.membership) {
       return;
@@ -75,12 +91,13 @@ class Signaling {
     const {room, name} = this.membership;
     for (let attempt = 1; ; attempt++) {
       try {
-        this.raise('rejoined', await this.request('join', {room, name}));
+        this.onRejoined(await this.request('join', {room, name}), attempt > 1);
         return;
       } catch (error) {
         // name-taken: the server has not yet noticed that our old connection is gone.
         if (error.code !== 'name-taken' || attempt === REJOIN_ATTEMPTS) {
           this.membership = null;
+          this.clearMembers();
           this.raise('rejoin-failed', error);
           return;
         }
@@ -89,8 +106,82 @@ class Signaling {
     }
   }
 
+  onRejoined(ack, nameWasTaken) {
+    // After a restart every id is new. Someone still under the id we knew, or our own name still
+    // taken, means the server went on without us and announced that we left.
+    if (nameWasTaken || ack.peers.some(({id}) => this.serverIds().includes(id))) {
+      [...this.members.keys()].forEach((id) => this.forget(id));
+    }
+    const present = new Set(ack.peers.map((member) => member.name));
+    for (const [id, member] of this.members) {
+      if (!present.has(member.name)) {
+        this.waitForReturn(id, member);
+      }
+    }
+    const unknown = ack.peers.filter((member) => !this.comeBack(member));
+    unknown.forEach((member) => this.remember(member));
+    this.raise('rejoined', {...ack, peers: unknown});
+  }
+
+  onPeerJoined(member) {
+    if (!this.comeBack(member)) {
+      this.remember(member);
+      this.raise('peer-joined', member);
+    }
+  }
+
+  // A member we knew, back under a new id: only the id the server uses changes.
+  comeBack({id, name}) {
+    for (const member of this.members.values()) {
+      if (member.name === name) {
+        clearTimeout(member.away);
+        member.away = null;
+        member.serverId = id;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  waitForReturn(id, member) {
+    clearTimeout(member.away);
+    member.away = setTimeout(() => this.forget(id), REJOIN_GRACE_MS);
+  }
+
+  remember({id, name}) {
+    this.members.set(id, {name, serverId: id, away: null});
+  }
+
+  forget(id) {
+    const member = this.members.get(id);
+    if (member) {
+      clearTimeout(member.away);
+      this.members.delete(id);
+      this.raise('peer-left', {id});
+    }
+  }
+
+  clearMembers() {
+    this.members.forEach((member) => clearTimeout(member.away));
+    this.members.clear();
+  }
+
+  serverIds() {
+    return [...this.members.values()].map((member) => member.serverId);
+  }
+
+  // The id this page knows a member by, from the id the server uses now.
+  pageId(serverId) {
+    for (const [id, member] of this.members) {
+      if (member.serverId === serverId) {
+        return id;
+      }
+    }
+    return serverId;
+  }
+
   raise(event, ...args) {
-    for (const handler of this.listeners.get(event)) {
+    for (const handler of this.handlers.get(event) ?? []) {
       handler(...args);
     }
   }

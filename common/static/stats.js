@@ -71,8 +71,8 @@ function describeStats(pc, report, previous) {
     const before = previous?.get(pair.id);
     if (before) {
       const seconds = (pair.timestamp - before.timestamp) / 1000;
-      rows.push(['sent', rate(pair.bytesSent - before.bytesSent, seconds)]);
-      rows.push(['received', rate(pair.bytesReceived - before.bytesReceived, seconds)]);
+      rows.push(['sent', traffic(pair.bytesSent, before.bytesSent, seconds)]);
+      rows.push(['received', traffic(pair.bytesReceived, before.bytesReceived, seconds)]);
     }
   } else {
     rows.push(['candidate pair', 'none selected yet']);
@@ -110,8 +110,14 @@ function describeVideo(stat) {
   return size + fps;
 }
 
-function rate(bytes, seconds) {
-  return seconds > 0 ? `${(bytes / seconds / 1024).toFixed(1)} KiB/s` : '?';
+// "120 B/s, 3.4 KiB in all": a few chat messages barely move a rate, but they do move the total.
+function traffic(total, totalBefore, seconds) {
+  const perSecond = seconds > 0 ? `${size((total - totalBefore) / seconds)}/s` : '?';
+  return `${perSecond}, ${size(total)} in all`;
+}
+
+function size(bytes) {
+  return bytes < 1024 ? `${Math.round(bytes)} B` : `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
 function showRows(table, rows) {

@@ -24,12 +24,35 @@ function appendLine(log, text, kind = 'message') {
   return line;
 }
 
+// JSON.parse, or null for text that is not JSON (messages from other pages are not trusted).
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+// A small label whose colour follows its text (style.css): connected, failed, closed...
+function showBadge(badge, text) {
+  badge.textContent = text;
+  badge.dataset.state = text;
+}
+
 // Chat messages are bounded: the data channel has a maximum message size (the answer's
 // a=max-message-size), and a chat line of a novel's length helps nobody.
 const MAX_MESSAGE_CHARS = 2000;
 
-function messageTooLong(text) {
-  return text.length > MAX_MESSAGE_CHARS
-    ? `Messages are limited to ${MAX_MESSAGE_CHARS} characters; this one has ${text.length}.`
-    : null;
+// The text to send from a chat box, or null: a blank message is not sent, and an overlong one is
+// refused with a line in the log (the text stays in the box, to shorten).
+function messageToSend(input, log) {
+  const text = input.value;
+  if (!text.trim()) {
+    return null;
+  }
+  if (text.length > MAX_MESSAGE_CHARS) {
+    appendLine(log, `Messages are limited to ${MAX_MESSAGE_CHARS} characters; this one has ${text.length}.`, 'error');
+    return null;
+  }
+  return text;
 }

@@ -1,0 +1,61 @@
+'use strict';
+
+// Words for what getUserMedia() refused, shared by the camera steps (5 and 6). Plumbing: asking
+// for the camera and using its tracks is the lesson, in each step's main.js.
+
+function explainMediaError(error) {
+  if (!window.isSecureContext) {
+    return 'this page is not secure; cameras need https:// or http://localhost';
+  }
+  switch (error.name) {
+    case 'NotAllowedError':
+      return 'permission was refused (allow it in the site settings next to the address bar, ' +
+        'then leave and join again)';
+    case 'NotFoundError':
+      return 'no such device was found';
+    case 'NotReadableError':
+      return 'the device is in use by another program';
+    default:
+      return `${error.name}: ${error.message}`;
+  }
+}
+
+// "No camera: permission was refused. You join anyway ..., but the others can hear you but not
+// see you." for a `stream` that lacks what was asked for.
+function describeMissingMedia(stream, wantCamera, error) {
+  const noCamera = wantCamera && stream.getVideoTracks().length === 0;
+  const noMic = stream.getAudioTracks().length === 0;
+  const what = [noCamera && 'camera', noMic && 'microphone'].filter(Boolean).join(' and ');
+  const seen = wantCamera && !noCamera;
+  const consequence = noMic ?
+    (seen ? 'the others cannot hear you' : 'the others can neither see nor hear you') :
+    'the others can hear you but not see you';
+  return `No ${what}: ${explainMediaError(error)}. You join anyway and see and hear the ` +
+    `others, but ${consequence}.`;
+}
+
+// "muted · camera off", or '' when both are on.
+function describeState({mic, camera}) {
+  return [!mic && 'muted', !camera && 'camera off'].filter(Boolean).join(' · ');
+}
+
+// Our own tile and the two toggle buttons, from the tracks of our stream (null: not joined).
+function showLocalMedia(stream) {
+  const on = (kind) => stream?.getTracks().some((t) => t.kind === kind && t.enabled) ?? false;
+  const video = document.querySelector('#local-video');
+  const preview = stream?.getVideoTracks().length > 0 ? stream : null;
+  if (video.srcObject !== preview) {
+    video.srcObject = preview; // setting it again would restart the preview
+  }
+  document.querySelector('#local-tile').dataset.camera = on('video') ? 'on' : 'off';
+  document.querySelector('#local-status').textContent = stream ?
+    describeState({mic: on('audio'), camera: on('video')}) : 'not joined';
+  const [mic, camera] = ['#mic-toggle', '#camera-toggle'].map((id) => document.querySelector(id));
+  showToggle(mic, on('audio'), 'Mute microphone', 'Unmute microphone');
+  showToggle(camera, on('video'), 'Turn camera off', 'Turn camera on');
+}
+
+function showToggle(button, on, whenOn, whenOff) {
+  button.textContent = on ? whenOn : whenOff;
+  button.setAttribute('aria-pressed', String(!on));
+}
