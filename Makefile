@@ -1,6 +1,6 @@
 # WebRTC, step by step. `make run` starts a step, `make test` proves them all.
 # Installation happens through file targets: the first run installs what is missing, later runs
-# start at once.
+# start at once. `make run` installs only what running needs; `make test` adds the test tools.
 
 STEP ?= 1
 PORT ?= 8080
@@ -9,20 +9,27 @@ PYTHON ?= python3
 
 VENV := .venv
 PY := $(VENV)/bin/python
-PY_STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
 JS_STAMP := node_modules/.package-lock.json
 BROWSER_STAMP := $(VENV)/.chromium
 
-.PHONY: run test lint format clean install browser turn bench
+.PHONY: run test lint format clean install browser turn peer bench
 
-run: $(PY_STAMP) $(JS_STAMP)
+run: $(RUN_STAMP) $(JS_STAMP)
 	@STEP='$(STEP)' PORT='$(PORT)' HOST='$(HOST)' $(PY) -m common.run
 
-test: $(PY_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
+test: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# A WebRTC peer written in Python, in a room of steps 2 to 4 (docs/python-peer.md), talking to the
+# server `make run` started: STEP=4 make peer ARGS='--room demo --echo'
+peer: $(RUN_STAMP)
+	@$(PY) -m common.peer --step '$(STEP)' --url 'http://127.0.0.1:$(PORT)' $(ARGS)
+
 # Benchmarks: minutes of measurement, on an otherwise idle machine. Writes docs/benchmarks.md.
-bench: $(PY_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
+bench: $(BENCH_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
 	$(PY) -m bench.browser_setup
 	$(PY) -m bench.signaling_capacity
 	$(PY) -m bench.profile_signaling
@@ -30,27 +37,34 @@ bench: $(PY_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
 	$(PY) -m bench.suite_cost
 	$(PY) -m bench.report
 
-turn: $(PY_STAMP)
+turn: $(RUN_STAMP)
 	@HOST='$(HOST)' $(PY) -m common.turn
 
-lint: $(PY_STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-format: $(PY_STAMP)
+format: $(DEV_STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-install: $(PY_STAMP) $(JS_STAMP)
+install: $(RUN_STAMP) $(JS_STAMP)
 
 browser: $(BROWSER_STAMP)
 
-$(PY_STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version 2>&1)). Set PYTHON=python3.12 or similar."; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check .
+	touch $@
+
+$(DEV_STAMP): $(RUN_STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check '.[dev]'
+	touch $@
+
+$(BENCH_STAMP): $(DEV_STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check '.[dev,bench]'
 	touch $@
 
 $(JS_STAMP): package.json package-lock.json
@@ -58,7 +72,7 @@ $(JS_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(BROWSER_STAMP): $(PY_STAMP)
+$(BROWSER_STAMP): $(DEV_STAMP)
 	$(PY) -m tests.chromium --install
 	touch $@
 

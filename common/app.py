@@ -121,6 +121,11 @@ def add_page_routes(app, step_dir):
             abort(404)
         return send_from_directory(step_dir, name)
 
+    # Browsers ask for it on every page; without it, DevTools opens on a red 404.
+    @app.get("/favicon.ico")
+    def favicon():
+        return send_from_directory(COMMON_STATIC, "favicon.svg", mimetype="image/svg+xml")
+
     @app.get("/common/<path:name>")
     def common_file(name):
         return send_from_directory(COMMON_STATIC, name)

@@ -1,5 +1,5 @@
-"""Where a workshop server can be reached: this machine's LAN addresses, and a TLS certificate
-for them.
+"""Where a workshop server can be reached: this machine's LAN addresses, whether its port is free,
+and a TLS certificate for them.
 
 Browsers give the camera and microphone only to secure contexts: `http://localhost` is one,
 `http://192.168.1.20:8080` is not. `HTTPS=1 make run` serves TLS with a self-signed certificate
@@ -9,10 +9,12 @@ made here on first use (or the one named by CERT_FILE and KEY_FILE).
 import datetime
 import ipaddress
 import logging
+import os
 import re
 import shutil
 import socket
 import subprocess
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -31,6 +33,46 @@ def lan_addresses():
             found = re.findall(r"inet (?:addr:)?(\d+\.\d+\.\d+\.\d+)", output)
             return [address for address in dict.fromkeys(found) if not address.startswith("127.")]
     return []
+
+
+def port_in_use(host, port):
+    """An OSError if `port` cannot be listened on (someone already does), else None."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        # As the server's own socket does: a port left in TIME_WAIT by a server that just stopped
+        # is free to use again.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            return err
+    return None
+
+
+def port_holder(port):
+    """The program listening on TCP `port`, as "python3 -m common.run (pid 1234)", or None when
+    it cannot be told (not Linux, or a process of another user)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for fields in (line.split() for line in lines):
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) in inodes for fd in fd_dir.iterdir()):
+                command = (fd_dir.parent / "cmdline").read_bytes().replace(b"\0", b" ").strip()
+                return f"{shorten(command.decode(errors='replace'))} (pid {fd_dir.parent.name})"
+        except OSError:
+            continue  # gone meanwhile, or not ours to look at
+    return None
+
+
+def shorten(text, limit=70):
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def certificate_names():

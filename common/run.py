@@ -61,6 +61,20 @@ def tls_files():
     return tuple(str(path) for path in network.self_signed_certificate(ROOT / "certs"))
 
 
+def check_port(host, port):
+    """Says so before any banner when the port is taken: a tab would otherwise keep showing
+    whatever already listens there (often another step, started in another terminal)."""
+    err = network.port_in_use(host, port)
+    if err is None:
+        return
+    holder = network.port_holder(port)
+    who = f"it is taken by {holder}" if holder else f"the port is taken ({err.strerror})"
+    raise SystemExit(
+        f"Cannot listen on {host}:{port}: {who}.\n"
+        f"Stop that program (Ctrl+C in its terminal), or choose another port: PORT={port + 1}."
+    )
+
+
 def urls_to_open(host, port, scheme):
     hosts = ["127.0.0.1", *network.lan_addresses()] if host in ("0.0.0.0", "::") else [host]
     return [f"{scheme}://{h}:{port}/" for h in hosts]
@@ -84,6 +98,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     check_settings()
+    check_port(args.host, port)
     tls = tls_files()
     step = importlib.import_module(f"{folder}.server")
     app, socketio = step.create()

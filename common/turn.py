@@ -11,6 +11,7 @@ import argparse
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 
 from common import network
@@ -18,6 +19,9 @@ from common import network
 REALM = "webrtc-tutorial"
 MISSING = """coturn is not installed. On Debian/Ubuntu:  sudo apt-get install coturn
 (macOS: brew install coturn). Then run `make turn` again."""
+# coturn 4.6 also listens for TURN over SCTP, and prints this when the kernel has no SCTP, which
+# is most laptops. It is harmless (TURN over UDP and TCP work), so it is not shown.
+SCTP_MISSING = "socket: Protocol not supported"
 
 
 def turnserver_command(binary, secret, host="127.0.0.1", port=3478, relay_ports=(49152, 49252)):
@@ -63,8 +67,20 @@ def main(argv=None):
         "  Stop with Ctrl+C.\n",
         flush=True,
     )
-    command = turnserver_command(binary, secret, args.host, args.port)
-    os.execv(binary, command)
+    sys.exit(run_quietly(turnserver_command(binary, secret, args.host, args.port)))
+
+
+def run_quietly(command):
+    """Runs `command` until it ends or Ctrl+C, passing on its error output but the SCTP noise."""
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stderr:
+            if line.strip() != SCTP_MISSING:
+                print(line, end="", file=sys.stderr, flush=True)
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        return process.wait()
 
 
 if __name__ == "__main__":

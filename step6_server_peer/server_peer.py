@@ -233,7 +233,7 @@ class ServerPeer:
         if kind == "state":
             guest.state = {"mic": data.get("mic") is True, "camera": data.get("camera") is True}
             out = {"type": "state", **guest.state}
-        elif isinstance(text, str) and 1 <= len(text.strip()) and len(text) <= MESSAGE_MAX:
+        elif isinstance(text, str) and text.strip() and len(text) <= MESSAGE_MAX:
             out = {"type": "chat", "text": text}
         else:
             error = (

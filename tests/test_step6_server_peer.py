@@ -171,7 +171,7 @@ def test_the_server_stamps_names_and_hostile_text_stays_text(step6, room, new_pa
     # refused back to its sender only.
     mallory.evaluate(
         """() => {
-          const channel = createdChannels.find((c) => c.label === 'chat' && c.readyState === 'open');
+          const channel = createdChannels.find((c) => c.readyState === 'open');
           channel.send(JSON.stringify({type: 'chat', text: 'I am Ann', from: {name: 'Ann'}}));
           channel.send('not json');
           channel.send(JSON.stringify({type: 'chat', text: 'x'.repeat(2001)}));
@@ -262,3 +262,38 @@ def test_the_room_cap_and_the_slots_match(monkeypatch):
     client = socketio.test_client(app)
     assert client.emit("slots", callback=True) == {"ok": True, "slots": 5}
     assert "/server-peer/stats" in [rule.rule for rule in app.url_map.iter_rules()]
+
+
+@pytest.mark.browser
+def test_a_server_restart_mid_call_reconnects_everyone_without_ghosts(own_server, room, new_page):
+    server = own_server(6)
+    ann = open_page(new_page, server, room, "Ann")
+    bob = open_page(new_page, server, room, "Bob")
+    for page, other in ((ann, "Bob"), (bob, "Ann")):
+        expect_one_connection(page, 2)
+        expect_video_from(page, other)
+
+    server.stop()
+    for page in (ann, bob):
+        expect(page.locator("#signaling-state")).to_have_text("reconnecting")
+    server.start()
+    # Both pages rejoin and connect to the new server peer by themselves: no click, no reload.
+    for page, other in ((ann, "Bob"), (bob, "Ann")):
+        expect(page.locator("#log")).to_contain_text("rejoined the room", timeout=20_000)
+        expect_one_connection(page, 2)
+        expect_video_from(page, other)
+        expect(page.locator("#join")).to_be_disabled()
+        expect(page.locator("#leave")).to_be_enabled()
+    wait_for_server(ann, 2)
+    chat(bob, "back after the restart")
+    expect(ann.locator("#log li.received").last).to_have_text("Bob: back after the restart")
+
+    # A newcomer sees exactly the two who are really there, and their video.
+    cat = open_page(new_page, server, room, "Cat")
+    expect_one_connection(cat, 3)
+    names = cat.locator(".remote-tile .tile-name")
+    expect(names).to_have_count(2)
+    assert sorted(names.all_inner_texts()) == ["Ann", "Bob"]  # in the order they rejoined
+    for other in ("Ann", "Bob"):
+        expect_video_from(cat, other)
+    expect_video_from(ann, "Cat")

@@ -5,13 +5,14 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 from playwright.sync_api import expect
 
-from common.turn import turnserver_command
-from tests.server import free_port
+from common.turn import SCTP_MISSING, run_quietly, turnserver_command
+from tests.server import ROOT, free_port
 
 pytestmark = pytest.mark.browser
 SECRET = "test-secret-for-coturn"
@@ -95,3 +96,30 @@ def test_a_wrong_secret_makes_ice_fail_visibly(coturn, start_server, new_page, r
     for page, other in zip(pages, ("Bob", "Ann"), strict=True):
         expect(page.locator("#log")).to_contain_text(f"Could not connect to {other}")
         expect(page.locator("#connection-state")).not_to_have_text("connected")
+
+
+def test_make_turn_shows_the_settings_and_not_the_sctp_noise(coturn, tmp_path):
+    port = free_port()
+    log = tmp_path / "make-turn.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "common.turn", "--port", str(port)],
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, process, log)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    text = log.read_text()
+    assert f"TURN server on 127.0.0.1:{port}" in text
+    assert "TURN_URLS='turn:127.0.0.1:" in text and "TURN_SECRET='" in text
+    assert SCTP_MISSING not in text
+
+
+def test_only_the_sctp_noise_is_held_back(capfd):
+    noisy = f"import sys; print({SCTP_MISSING!r}, file=sys.stderr); print('real', file=sys.stderr)"
+    assert run_quietly([sys.executable, "-c", noisy]) == 0
+    assert capfd.readouterr().err == "real\n"

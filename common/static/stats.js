@@ -78,7 +78,12 @@ function describeStats(pc, report, previous) {
     rows.push(['candidate pair', 'none selected yet']);
   }
   for (const stat of report.values()) {
-    if (stat.kind === 'video' && (stat.type === 'inbound-rtp' || stat.type === 'outbound-rtp')) {
+    if (stat.kind !== 'video' || !['inbound-rtp', 'outbound-rtp'].includes(stat.type)) {
+      continue;
+    }
+    // A receiver that got nothing since the last refresh shows nobody (an empty slot in step 6).
+    const idle = stat.packetsReceived === previous?.get(stat.id)?.packetsReceived;
+    if (stat.type === 'outbound-rtp' || !idle) {
       rows.push([stat.type === 'inbound-rtp' ? 'video in' : 'video out', describeVideo(stat)]);
     }
   }

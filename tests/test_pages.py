@@ -1,0 +1,100 @@
+"""What every step's page owes a learner, whatever its lesson: it loads without a failed request (a
+red line in DevTools, which the READMEs ask learners to open), and it fits a phone held upright
+(the workshop invites every phone on the Wi-Fi) with its controls in reach and its videos playing
+inline."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import COUNT_PEER_CONNECTIONS, MEDIA_PROBES
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 360, "height": 740}
+STEPS = [1, 2, 3, 4, 5, 6]
+# The controls a learner must reach on each step's page, before and after joining.
+CONTROLS = {
+    1: ["#start", "#hangup", "#input-a", "#send-a", "#input-b", "#send-b"],
+    2: ["#name", "#room", "#join", "#leave", "#message", "#send"],
+    3: ["#name", "#room", "#join", "#leave"],
+    4: ["#name", "#room", "#join", "#leave", "#message", "#send"],
+    5: ["#name", "#room", "#join", "#leave", "#mic-toggle", "#camera-toggle", "#local-video"],
+    6: ["#name", "#room", "#join", "#leave", "#mic-toggle", "#camera-toggle", "#message"],
+}
+# And once two people are in the room.
+JOINED_CONTROLS = {
+    3: ["#users li button", ".chat:not([hidden]) .message", ".chat:not([hidden]) .send"]
+}
+OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
+
+
+@pytest.fixture
+def phone(browser):
+    """phone(url) -> a page in a fresh context with a phone's viewport, and the failed requests
+    it made."""
+    contexts = []
+
+    def open_page(url):
+        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+        contexts.append(context)
+        context.add_init_script(COUNT_PEER_CONNECTIONS)
+        context.add_init_script(MEDIA_PROBES)
+        page = context.new_page()
+        failures = []
+        page.on("response", lambda r: r.status >= 400 and failures.append(f"{r.status} {r.url}"))
+        page.on("requestfailed", lambda r: failures.append(f"failed {r.url}"))
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        return page, failures
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def expect_fits(page, step, joined=False):
+    assert page.evaluate(OVERFLOW) <= 0, f"step {step} scrolls sideways on a 360 px screen"
+    for selector in CONTROLS[step] + (JOINED_CONTROLS.get(step, []) if joined else []):
+        control = page.locator(selector)
+        expect(control).to_be_visible()
+        box = control.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (step, selector, box)
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_every_page_loads_without_a_failed_request(start_server, phone, step):
+    page, failures = phone(start_server(step).url + "/")
+    expect(page.locator("h1")).to_be_visible()
+    assert failures == []
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_every_page_fits_a_phone_before_and_after_joining(start_server, phone, room, step):
+    server = start_server(step)
+    url = f"{server.url}/?room={room}"
+    page, _ = phone(url)
+    expect_fits(page, step)
+    if step == 1:
+        page.click("#start")
+        expect(page.locator("#state-a")).to_have_text("connected")
+        expect_fits(page, step)
+        return
+    other, _ = phone(url)
+    for user, name in ((page, "Ann"), (other, "Bob")):
+        expect(user.locator("#signaling-state")).to_have_text("connected")
+        user.fill("#name", name)
+        user.click("#join")
+        expect(user.locator("#leave")).to_be_enabled()
+    if step == 3:
+        page.locator('#users li[data-peer-name="Bob"] button').click()
+        expect(page.locator('.chat[data-peer-name="Bob"] .send')).to_be_enabled()
+    elif step >= 5:
+        expect(page.locator(".remote-tile video")).to_have_count(1)
+        page.wait_for_function("document.querySelector('.remote-tile video').videoWidth > 0")
+    else:
+        expect(page.locator("#send")).to_be_enabled()
+    expect_fits(page, step, joined=True)
+    # iOS plays a video inline only with playsinline; without it, every tile goes full screen.
+    videos = page.locator("video")
+    for index in range(videos.count()):
+        expect(videos.nth(index)).to_have_attribute("playsinline", "")
