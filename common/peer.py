@@ -1,8 +1,10 @@
 """A WebRTC peer on the command line, in Python (aiortc): it joins a room of steps 2, 3 or 4 and
 talks to the browsers there as one more member.
 
-    python -m common.peer --step 4 --room demo              # chat from the terminal
-    python -m common.peer --step 4 --room demo --echo       # someone to talk to when alone
+    STEP=4 make peer ARGS='--room demo'              # chat from the terminal
+    STEP=4 make peer ARGS='--room demo --echo'       # someone to talk to when alone
+
+(`make peer` runs `python -m common.peer` in the virtual environment; see docs/python-peer.md.)
 
 It follows the same signaling contract (docs/signaling-contract.md) and the same rules as the
 steps' main.js: both sides of a connection create the same negotiated 'chat' channel; in steps 2

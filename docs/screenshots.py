@@ -1,7 +1,10 @@
 """Makes the screenshots in docs/images/ by driving each step in real Chromium.
 
 .venv/bin/python -m docs.screenshots            # every step
-.venv/bin/python -m docs.screenshots 1 2        # some steps
+.venv/bin/python -m docs.screenshots 1 2        # some steps (5 also makes phone-step5.png)
+
+Each shot gets a server of its own (`python -m common.run`, as `make run` starts it) and fresh
+browser contexts, one per user, closed once the picture is taken.
 """
 
 import sys
@@ -16,21 +19,50 @@ from tests.server import Server
 
 IMAGES = Path(__file__).resolve().parent / "images"
 VIEWPORT = {"width": 1100, "height": 900}
+PHONE = {"width": 360, "height": 740}
+# Video set-up on a small machine takes a few seconds; 20 s is plenty, and still fails a stuck run.
+TIMEOUT_MS = 20_000
+
+ALL_VIDEOS_PLAY = "[...document.querySelectorAll('video')].every((v) => v.videoWidth > 0)"
 
 
-def user(browser, url, name):
-    page = browser.new_context(viewport=VIEWPORT).new_page()
-    page.goto(url)
+def user(browser, url, name, **context_options):
+    """One more person: a fresh browser context that opens the page and joins room demo."""
+    context = browser.new_context(**({"viewport": VIEWPORT} | context_options))
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(f"{url}/?room=demo")
     expect(page.locator("#signaling-state")).to_have_text("connected")
     page.fill("#name", name)
     page.click("#join")
     return page
 
 
+def users(browser, url, *names):
+    return [user(browser, url, name) for name in names]
+
+
 def say(page, text):
     expect(page.locator("#send")).to_be_enabled()
     page.fill("#message", text)
     page.click("#send")
+
+
+def expect_stats(page, tables, row):
+    """Waits until there are `tables` stats tables and each shows `row` (a data-stat name)."""
+    expect(page.locator("#stats table")).to_have_count(tables)
+    expect(page.locator(f"#stats tr[data-stat={row}]")).to_have_count(tables)
+
+
+def expect_traffic(page, tables):
+    """Waits until each stats table has counted bytes both ways on its chosen candidate pair.
+
+    ICE may switch to a better pair just after connecting, and a pair's totals start from zero:
+    the chat is sent once the tables are up (expect_stats), and this shows it on the pair.
+    """
+    expect_stats(page, tables, "received")
+    for row in page.locator("#stats tr[data-stat=sent], #stats tr[data-stat=received]").all():
+        expect(row).not_to_contain_text(" 0 B in all")
 
 
 def step1(browser, url):
@@ -40,84 +72,151 @@ def step1(browser, url):
     expect(page.locator("#send-a")).to_be_enabled()
     page.fill("#input-a", "Hello from A")
     page.click("#send-a")
+    expect(page.locator("#send-b")).to_be_enabled()
     page.fill("#input-b", "Hi A, B here")
     page.click("#send-b")
     expect(page.locator("#log-a")).to_contain_text("Hi A, B here")
+    candidates = page.locator("#candidates")
+    expect(candidates).to_contain_text("A: gathering complete")
+    expect(candidates).to_contain_text("B: gathering complete")
+    candidates.evaluate("log => log.scrollTo(0, 0)")  # A's first candidates, in the found order
     return page
 
 
 def step2(browser, url):
-    ann = user(browser, f"{url}/?room=demo", "Ann")
-    bob = user(browser, f"{url}/?room=demo", "Bob")
+    ann, bob = users(browser, url, "Ann", "Bob")
+    expect_stats(ann, 1, "received")
     say(bob, "Hi Ann! Is this really peer to peer?")
     expect(ann.locator("#log")).to_contain_text("Bob: Hi Ann")
     say(ann, "It is: the server only introduced us.")
-    expect(ann.locator("#stats tr[data-stat=sent]")).to_be_visible()
+    expect(bob.locator("#log")).to_contain_text("Ann: It is")
+    expect_traffic(ann, 1)
     return ann
 
 
+def private_message(page, to, text):
+    page.locator(f'#users li[data-peer-name="{to}"] button').click()
+    chat = page.locator(f'.chat[data-peer-name="{to}"]')
+    expect(chat.locator(".send")).to_be_enabled()
+    chat.locator(".message").fill(text)
+    chat.locator(".send").click()
+    return chat
+
+
 def step3(browser, url):
-    ann, bob, cat = (user(browser, f"{url}/?room=demo", n) for n in ("Ann", "Bob", "Cat"))
-    bob.locator('#users li[data-peer-name="Ann"] button').click()
-    chat = bob.locator('.chat[data-peer-name="Ann"]')
-    expect(chat.locator(".send")).to_be_enabled()
-    chat.locator(".message").fill("Ann, lunch at one?")
-    chat.locator(".send").click()
-    cat.locator('#users li[data-peer-name="Ann"] button').click()
-    chat = cat.locator('.chat[data-peer-name="Ann"]')
-    expect(chat.locator(".send")).to_be_enabled()
-    chat.locator(".message").fill("Psst, only you can read this.")
-    chat.locator(".send").click()
+    ann, bob, cat = users(browser, url, "Ann", "Bob", "Cat")
+    private_message(bob, "Ann", "Ann, lunch at one?")
+    private_message(cat, "Ann", "Psst, only you can read this.")
     ann.locator('#users li[data-peer-name="Bob"] button').click()
     chat = ann.locator('.chat[data-peer-name="Bob"]')
     expect(chat.locator(".log")).to_contain_text("lunch at one")
-    chat.locator(".message").fill("Sure, see you there.")
-    chat.locator(".send").click()
+    private_message(ann, "Bob", "Sure, see you there.")
+    expect(chat.locator(".log")).to_contain_text("You: Sure, see you there.")
+    # Cat's message waits unread; both connections are up, each with its own badge.
     expect(ann.locator('#users li[data-peer-name="Cat"] .unread')).to_have_text("1")
-    expect(ann.locator("#stats tr[data-stat=round-trip]").first).to_be_visible()
+    expect(ann.locator("#users .connection-state")).to_have_text(["connected", "connected"])
+    expect_traffic(ann, 2)
     return ann
 
 
 def step4(browser, url):
-    pages = [user(browser, f"{url}/?room=demo", n) for n in ("Ann", "Bob", "Cat", "Dan")]
+    pages = users(browser, url, "Ann", "Bob", "Cat", "Dan")
     for page in pages:
         expect(page.locator("#channel-count")).to_have_text("3")
-    for page, text in zip(pages, ("Hello everyone!", "Hi Ann", "Hey all", "Dan here"), strict=True):
+    expect_stats(pages[0], 3, "received")
+    lines = ("Hello everyone!", "Hi Ann", "Hey all", "Dan here")
+    for page, text in zip(pages, lines, strict=True):
         say(page, text)
-    expect(pages[0].locator("#log")).to_contain_text("Dan: Dan here")
-    return pages[0]
-
-
-def step5(browser, url):
-    pages = [user(browser, f"{url}/?room=demo", n) for n in ("Ann", "Bob", "Cat")]
     ann = pages[0]
-    expect(ann.locator(".remote-tile")).to_have_count(2, timeout=20000)
-    pages[2].click("#mic-toggle")
-    ann.wait_for_function(
-        "[...document.querySelectorAll('.remote-tile video')].every(v => v.videoWidth > 0)"
-    )
-    expect(ann.locator('.remote-tile[data-peer-name="Cat"] .tile-status')).to_have_text("muted")
-    expect(ann.locator("#stats tr[data-stat=video-in]").first).to_contain_text("fps")
+    expect(ann.locator("#log")).to_contain_text("Dan: Dan here")
+    expect(ann.locator("#connection-count")).to_have_text("3")
+    expect(ann.locator("#mesh-summary")).to_contain_text("4 in the room")
+    expect(ann.locator("#users .connection-state")).to_have_text(["connected"] * 3)
+    expect_traffic(ann, 3)
     return ann
 
 
-STEPS = {1: step1, 2: step2, 3: step3, 4: step4, 5: step5}
+def step5(browser, url):
+    ann, bob, cat = users(browser, url, "Ann", "Bob", "Cat")
+    expect(ann.locator(".remote-tile")).to_have_count(2)
+    bob.click("#mic-toggle")
+    expect(bob.locator("#mic-toggle")).to_have_text("Unmute microphone")
+    say(bob, "Can you see me? I muted my mic.")
+    expect(ann.locator("#log")).to_contain_text("Bob: Can you see me?")
+    say(cat, "Yes, Bob, and your tile says muted.")
+    expect(ann.locator("#log")).to_contain_text("Cat: Yes, Bob")
+    say(ann, "Hi both, all three videos play here.")
+    expect(ann.locator('.remote-tile[data-peer-name="Bob"] .tile-status')).to_have_text("muted")
+    expect(ann.locator(".remote-tile .connection-state")).to_have_text(["connected"] * 2)
+    ann.wait_for_function(ALL_VIDEOS_PLAY)
+    expect_stats(ann, 2, "video-in")
+    expect(ann.locator("#stats tr[data-stat=video-in]")).to_contain_text(["fps", "fps"])
+    expect(ann.locator("#stats tr[data-stat=video-out]")).to_contain_text(["fps", "fps"])
+    return ann
+
+
+def phone_step5(browser, url):
+    """Step 5 on a phone-sized screen: the page must fit 360 px without scrolling sideways."""
+    phone = {"viewport": PHONE, "is_mobile": True, "has_touch": True}
+    ann = user(browser, url, "Ann", **phone)
+    user(browser, url, "Bob", **phone)
+    expect(ann.locator('.remote-tile[data-peer-name="Bob"] .connection-state')).to_have_text(
+        "connected"
+    )
+    ann.wait_for_function(ALL_VIDEOS_PLAY)
+    say(ann, "Hi Bob, from my phone.")
+    expect_stats(ann, 1, "video-in")
+    expect(ann.locator("#stats tr[data-stat=video-out]")).to_contain_text("fps")
+    return ann
+
+
+def step6(browser, url):
+    ann, bob, cat = users(browser, url, "Ann", "Bob", "Cat")
+    for page in (ann, bob, cat):
+        expect(page.locator("#server-state")).to_have_text("connected")
+    say(bob, "Hello via the server!")
+    expect(ann.locator("#log")).to_contain_text("Bob: Hello via the server!")
+    say(cat, "One connection each, and the server forwards.")
+    expect(ann.locator("#log")).to_contain_text("Cat: One connection each")
+    say(ann, "I send my video once, and get two back.")
+    expect(ann.locator("#connection-count")).to_have_text("1")
+    expect(ann.locator("#video-count")).to_have_text("2")
+    expect(ann.locator("#summary")).to_contain_text("3 in the room")
+    ann.wait_for_function(ALL_VIDEOS_PLAY)
+    expect(ann.locator("#stats tr[data-stat=video-in]")).to_have_count(2)
+    return ann
+
+
+# (image name, step whose server it needs, what makes the page to photograph)
+SHOTS = [
+    ("step1", 1, step1),
+    ("step2", 2, step2),
+    ("step3", 3, step3),
+    ("step4", 4, step4),
+    ("step5", 5, step5),
+    ("phone-step5", 5, phone_step5),
+    ("step6", 6, step6),
+]
 
 
 def main(argv):
-    chosen = [int(a) for a in argv] or list(STEPS)
+    chosen = {int(a) for a in argv} or {step for _, step, _ in SHOTS}
     IMAGES.mkdir(exist_ok=True)
+    expect.set_options(timeout=TIMEOUT_MS)
     chromium = find_chromium()  # before sync_playwright(): it starts one of its own
     with tempfile.TemporaryDirectory() as logs, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        for number in chosen:
-            server = Server(number, Path(logs))
+        for name, step, shoot in SHOTS:
+            if step not in chosen:
+                continue
+            server = Server(step, Path(logs))
             try:
-                page = STEPS[number](browser, server.url)
-                path = IMAGES / f"step{number}.png"
-                page.screenshot(path=path, full_page=True)
-                print(f"wrote {path}")
+                path = IMAGES / f"{name}.png"
+                shoot(browser, server.url).screenshot(path=path, full_page=True)
+                print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
             finally:
+                for context in browser.contexts:  # the users of this shot leave
+                    context.close()
                 server.stop()
         browser.close()
 

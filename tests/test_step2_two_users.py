@@ -178,3 +178,28 @@ def test_an_overlong_message_is_refused_with_a_clear_message(join):
     chat(ann, "y" * 2000)
     expect(bob.locator("#log")).to_contain_text("Ann: " + "y" * 2000)
     expect(bob.locator("#log")).not_to_contain_text("x" * 2001)
+
+
+def test_a_blank_message_is_not_sent(join):
+    ann = join("Ann")
+    bob = join("Bob")
+    expect_connected(ann, "Bob")
+    chat(ann, "   ")
+    expect(ann.locator("#message")).to_have_value("   ")  # nothing happened: no bare "You:"
+    chat(ann, "after the blank one")
+    expect(bob.locator("#log li.received")).to_have_text(["Ann: after the blank one"])
+    expect(ann.locator("#log li.sent")).to_have_text(["You: after the blank one"])
+
+
+def test_a_full_room_says_how_many_it_holds_whatever_its_name(start_server, new_page):
+    server = start_server(2)
+    pages = []
+    for name in ("Ann", "Bob", "Cat"):
+        page = new_page(f"{server.url}/?room=full")
+        expect(page.locator("#signaling-state")).to_have_text("connected")
+        page.fill("#name", name)
+        page.click("#join")
+        pages.append(page)
+    expect(pages[2].locator("#join-error")).to_have_text(
+        "The room is full (2 members). A step 2 room is for two. Pick another room name."
+    )

@@ -122,6 +122,19 @@ def test_a_leaver_is_dropped_on_every_side(mesh):
 
 
 @pytest.mark.browser
+def test_two_people_make_a_mesh_of_one_and_blank_messages_stay_home(join):
+    ann, bob = join("Ann"), join("Bob")
+    expect_mesh(ann, 1)
+    expect(ann.locator("#mesh-summary")).to_have_text(
+        "2 in the room: 1 connection per person, 1 in the whole mesh."
+    )
+    chat(ann, " \t ")
+    chat(ann, "a real one")
+    expect(bob.locator("#log li.received")).to_have_text(["Ann: a real one"])
+    expect(ann.locator("#log li.sent")).to_have_text(["You: a real one"])
+
+
+@pytest.mark.browser
 def test_hostile_names_and_messages_show_as_text_and_run_nothing(join):
     ann = join("Ann")
     mallory = join(HOSTILE)

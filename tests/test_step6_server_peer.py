@@ -140,6 +140,8 @@ def test_leaving_closes_the_server_side_and_frees_the_slot_for_the_next(
     assert bob.evaluate("openPeerConnections().length") == 0
     expect(ann.locator("#log")).to_contain_text("Bob left.")
     expect(ann.locator("#video-count")).to_have_text("0")
+    # Bob's slot is empty now, and the stats panel no longer shows a video coming in.
+    expect(ann.locator("#stats tr[data-stat=video-in]")).to_have_count(0)
     wait_for_server(ann, 1)
 
     # Cat now gets in, and Ann's one slot shows Cat where it showed Bob.
@@ -297,3 +299,20 @@ def test_a_server_restart_mid_call_reconnects_everyone_without_ghosts(own_server
     for other in ("Ann", "Bob"):
         expect_video_from(cat, other)
     expect_video_from(ann, "Cat")
+
+
+@pytest.mark.browser
+def test_overlong_and_blank_messages_are_refused_in_the_page_as_in_the_other_steps(
+    step6, room, new_page
+):
+    ann = open_page(new_page, step6, room, "Ann")
+    bob = open_page(new_page, step6, room, "Bob")
+    expect_one_connection(ann, 2)
+    expect_one_connection(bob, 2)
+    chat(ann, "x" * 2001)
+    expect(ann.locator("#log li.error")).to_contain_text("limited to 2000 characters")
+    expect(ann.locator("#message")).to_have_value("x" * 2001)  # kept whole, to shorten
+    chat(ann, "   ")
+    chat(ann, "y" * 2000)
+    expect(bob.locator("#log li.received")).to_have_text(["Ann: " + "y" * 2000])
+    expect(ann.locator("#log li.sent")).to_have_text(["You: " + "y" * 2000])
