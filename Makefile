@@ -11,7 +11,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
-BENCH_STAMP := $(VENV)/.installed-bench
 JS_STAMP := node_modules/.package-lock.json
 BROWSER_STAMP := $(VENV)/.chromium
 
@@ -29,10 +28,9 @@ peer: $(RUN_STAMP)
 	@$(PY) -m common.peer --step '$(STEP)' --url 'http://127.0.0.1:$(PORT)' $(ARGS)
 
 # Benchmarks: minutes of measurement, on an otherwise idle machine. Writes docs/benchmarks.md.
-bench: $(BENCH_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
+bench: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
 	$(PY) -m bench.browser_setup
 	$(PY) -m bench.signaling_capacity
-	$(PY) -m bench.profile_signaling
 	$(PY) -m bench.soak
 	$(PY) -m bench.suite_cost
 	$(PY) -m bench.report
@@ -61,10 +59,6 @@ $(RUN_STAMP): pyproject.toml
 
 $(DEV_STAMP): $(RUN_STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check '.[dev]'
-	touch $@
-
-$(BENCH_STAMP): $(DEV_STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check '.[dev,bench]'
 	touch $@
 
 $(JS_STAMP): package.json package-lock.json

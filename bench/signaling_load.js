@@ -3,6 +3,8 @@
 // Load generator for a signaling server that follows docs/signaling-contract.md. K sender/receiver
 // pairs join rooms of two; each sender keeps WINDOW acknowledged `signal`s in flight for SECONDS,
 // after a one-second warm-up. Prints one JSON line: signals/s, ack latency, deliveries, errors.
+// With several servers (URLs separated by commas) each pair's sender and receiver are on
+// different ones, so every signal crosses between them.
 //
 //   node bench/signaling_load.js URL[,URL...] PAIRS WINDOW SECONDS
 //   node bench/signaling_load.js idle URL COUNT      (COUNT idle connections; prints when ready)
@@ -10,50 +12,40 @@
 const {io} = require('socket.io-client');
 
 const CANDIDATE = {candidate: {candidate: 'candidate:1 1 udp 2122260223 192.0.2.2 50000 typ host', sdpMid: '0'}};
+const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
 function connect(url) {
+  const socket = io(url, {transports: ['websocket'], reconnection: false, forceNew: true, timeout: 60000});
   return new Promise((resolve, reject) => {
-    const socket = io(url, {
-      transports: ['websocket'], reconnection: false, forceNew: true, timeout: 60000,
-    });
     socket.once('connect', () => resolve(socket));
     socket.once('connect_error', reject);
   });
 }
 
-// With several server processes (URLs separated by commas) each pair's sender and receiver are
-// on different processes, so every signal crosses between them.
 async function joinPair(urls, index) {
-  const [sender, receiver] = await Promise.all([
-    connect(urls[index % urls.length]), connect(urls[(index + 1) % urls.length]),
-  ]);
-  const room = `load-${index}`;
-  const a = await sender.emitWithAck('join', {room, name: 's'});
-  const b = await receiver.emitWithAck('join', {room, name: 'r'});
-  if (!a.ok || !b.ok) {
-    throw new Error(`join failed: ${JSON.stringify([a, b])}`);
+  const [sender, receiver] = await Promise.all([0, 1].map((i) => connect(urls[(index + i) % urls.length])));
+  const acks = [await sender.emitWithAck('join', {room: `load-${index}`, name: 's'})];
+  acks.push(await receiver.emitWithAck('join', {room: `load-${index}`, name: 'r'}));
+  if (!acks.every((ack) => ack.ok)) {
+    throw new Error(`join failed: ${JSON.stringify(acks)}`);
   }
-  const pair = {sender, receiver, to: b.id, delivered: 0};
+  const pair = {sender, receiver, to: acks[1].id, delivered: 0};
   receiver.on('signal', () => (pair.delivered += 1));
   return pair;
 }
 
-function run(pair, window, stats) {
+function keepSending(pair, window, stats) {
   const sendOne = () => {
-    if (stats.stopped) {
-      return;
-    }
     const started = process.hrtime.bigint();
     pair.sender.timeout(10000).emit('signal', {to: pair.to, data: CANDIDATE}, (err, ack) => {
-      if (stats.measuring) {
-        if (err || !ack.ok) {
-          stats.errors += 1;
-        } else {
-          stats.completed += 1;
-          stats.latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
-        }
+      if (stats.measuring && (err || !ack.ok)) {
+        stats.errors += 1;
+      } else if (stats.measuring) {
+        stats.latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
       }
-      sendOne();
+      if (!stats.stopped) {
+        sendOne();
+      }
     });
   };
   for (let i = 0; i < window; i++) {
@@ -61,43 +53,32 @@ function run(pair, window, stats) {
   }
 }
 
-function percentile(sorted, fraction) {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] : null;
-}
-
 async function load(urls, pairs, window, seconds) {
   const all = await Promise.all(Array.from({length: pairs}, (_, i) => joinPair(urls, i)));
-  const stats = {measuring: false, stopped: false, completed: 0, errors: 0, latencies: []};
-  all.forEach((pair) => run(pair, window, stats));
-  await new Promise((resolve) => setTimeout(resolve, 1000)); // warm-up
-  const deliveredBefore = all.reduce((sum, p) => sum + p.delivered, 0);
+  const stats = {measuring: false, stopped: false, errors: 0, latencies: []};
+  const delivered = () => all.reduce((sum, pair) => sum + pair.delivered, 0);
+  all.forEach((pair) => keepSending(pair, window, stats));
+  await sleep(1); // warm-up
+  const [deliveredBefore, started] = [delivered(), Date.now()];
   stats.measuring = true;
-  const started = Date.now();
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  await sleep(seconds);
   stats.measuring = false;
   const elapsed = (Date.now() - started) / 1000;
-  const delivered = all.reduce((sum, p) => sum + p.delivered, 0) - deliveredBefore;
+  const deliveredPerSecond = (delivered() - deliveredBefore) / elapsed;
   stats.stopped = true;
-  all.forEach((p) => {
-    p.sender.close();
-    p.receiver.close();
-  });
+  all.forEach((pair) => [pair.sender, pair.receiver].forEach((socket) => socket.close()));
   const sorted = stats.latencies.sort((x, y) => x - y);
+  const percentile = (f) => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))] ?? null;
   return {
-    pairs, window, seconds: elapsed,
-    signalsPerSecond: stats.completed / elapsed,
-    deliveredPerSecond: delivered / elapsed,
-    errors: stats.errors,
-    ackP50Ms: percentile(sorted, 0.5),
-    ackP99Ms: percentile(sorted, 0.99),
+    pairs, window, seconds: elapsed, signalsPerSecond: sorted.length / elapsed, deliveredPerSecond,
+    errors: stats.errors, ackP50Ms: percentile(0.5), ackP99Ms: percentile(0.99),
   };
 }
 
 async function idle(url, count) {
   const sockets = [];
   for (let i = 0; i < count; i += 100) {
-    const batch = Array.from({length: Math.min(100, count - i)}, () => connect(url));
-    sockets.push(...(await Promise.all(batch)));
+    sockets.push(...(await Promise.all(Array.from({length: Math.min(100, count - i)}, () => connect(url)))));
   }
   console.log(JSON.stringify({idle: sockets.length}));
   process.stdin.resume();
