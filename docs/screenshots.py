@@ -22,6 +22,8 @@ VIEWPORT = {"width": 1100, "height": 900}
 PHONE = {"width": 360, "height": 740}
 # Video set-up on a small machine takes a few seconds; 20 s is plenty, and still fails a stuck run.
 TIMEOUT_MS = 20_000
+# A shot whose page never shows what it should (see expect_traffic) is taken again, this often.
+ATTEMPTS = 3
 
 ALL_VIDEOS_PLAY = "[...document.querySelectorAll('video')].every((v) => v.videoWidth > 0)"
 
@@ -57,12 +59,12 @@ def expect_stats(page, tables, row):
 def expect_traffic(page, tables):
     """Waits until each stats table has counted bytes both ways on its chosen candidate pair.
 
-    ICE may switch to a better pair just after connecting, and a pair's totals start from zero:
-    the chat is sent once the tables are up (expect_stats), and this shows it on the pair.
+    A pair's totals start from zero, and ICE may still switch to a better pair while the chat goes
+    on: then a table reads "0 B in all", this fails after a few seconds, and main() tries again.
     """
     expect_stats(page, tables, "received")
     for row in page.locator("#stats tr[data-stat=sent], #stats tr[data-stat=received]").all():
-        expect(row).not_to_contain_text(" 0 B in all")
+        expect(row).not_to_contain_text(" 0 B in all", timeout=5_000)
 
 
 def step1(browser, url):
@@ -202,6 +204,19 @@ SHOTS = [
 ]
 
 
+def take(browser, logs, name, step, shoot):
+    """One attempt at one picture, on a server of its own; the users leave afterwards."""
+    server = Server(step, logs)
+    try:
+        path = IMAGES / f"{name}.png"
+        shoot(browser, server.url).screenshot(path=path, full_page=True)
+        return path
+    finally:
+        for context in browser.contexts:
+            context.close()
+        server.stop()
+
+
 def main(argv):
     chosen = {int(a) for a in argv} or {step for _, step, _ in SHOTS}
     IMAGES.mkdir(exist_ok=True)
@@ -212,15 +227,16 @@ def main(argv):
         for name, step, shoot in SHOTS:
             if step not in chosen:
                 continue
-            server = Server(step, Path(logs))
-            try:
-                path = IMAGES / f"{name}.png"
-                shoot(browser, server.url).screenshot(path=path, full_page=True)
-                print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
-            finally:
-                for context in browser.contexts:  # the users of this shot leave
-                    context.close()
-                server.stop()
+            for attempt in range(1, ATTEMPTS + 1):
+                try:
+                    path = take(browser, Path(logs), name, step, shoot)
+                except AssertionError as error:
+                    if attempt == ATTEMPTS:
+                        raise
+                    print(f"{name}: trying again ({str(error).splitlines()[0]})")
+                else:
+                    print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+                    break
         browser.close()
 
 

@@ -295,8 +295,8 @@ function updateCounts() {
     .filter((peer) => peer.stream.getVideoTracks().length > 0).length;
   const people = peers.size + 1;
   summary.textContent = connection ?
-    `${people} in the room: 1 connection per person, ${people} in all, each to the server. ` +
-      `A mesh would need ${people - 1} per person and ${(people * (people - 1)) / 2} in all.` :
+    `${people} in the room: 1 connection per person, to the server, which gets your camera once. ` +
+      `A mesh would need ${people - 1} per person, and send your camera ${people - 1} times.` :
     'Join a room to see what it costs.';
   updateChat();
 }

@@ -87,7 +87,10 @@ def test_three_users_hold_one_connection_each_and_see_hear_and_chat(step6, room,
     users = {name: open_page(new_page, step6, room, name) for name in ("Ann", "Bob", "Cat")}
     for page in users.values():
         expect_one_connection(page, 3)
-        expect(page.locator("#summary")).to_contain_text("1 connection per person, 3 in all")
+        expect(page.locator("#summary")).to_contain_text(
+            "3 in the room: 1 connection per person, to the server"
+        )
+        expect(page.locator("#summary")).to_contain_text("A mesh would need 2 per person")
     assert server_stats(users["Ann"])["peerConnections"] >= 3  # others' tests may share it
 
     for sender, page in users.items():

@@ -7,8 +7,9 @@
 // A connection that fails, or does not come up within ?iceTimeout=MS (15 s by default), gets one
 // restart; if it still does not come up, the page gives up on it.
 
-const ICE_TIMEOUT_MS = Number(new URLSearchParams(window.location.search).get('iceTimeout')) || 15000;
-const RELAY_ONLY = new URLSearchParams(window.location.search).get('relay') === '1';
+const PAGE_OPTIONS = new URLSearchParams(window.location.search);
+const ICE_TIMEOUT_MS = Number(PAGE_OPTIONS.get('iceTimeout')) || 15000;
+const RELAY_ONLY = PAGE_OPTIONS.get('relay') === '1';
 
 // The RTCConfiguration for a new peer connection. ?relay=1 allows only TURN relay candidates,
 // to show what a relayed call looks like (and that without a TURN server there is none).
@@ -56,14 +57,15 @@ function iceFailureAdvice(iceServers) {
   const urls = iceServers.flatMap((server) => [server.urls].flat());
   const hasTurn = urls.some((url) => /^turns?:/.test(url));
   if (RELAY_ONLY && !hasTurn) {
-    return 'This page allows relayed candidates only (?relay=1), and the server hands out no TURN ' +
-      'server: start one with `make turn` and run the step with the settings it prints, or drop ' +
-      '?relay=1. See docs/troubleshooting.md.';
+    return 'This page allows relayed candidates only (?relay=1), and the server hands out no ' +
+      'TURN server: start one with `make turn` and run the step with the settings it prints, ' +
+      'or drop ?relay=1. See docs/troubleshooting.md.';
   }
   if (!hasTurn) {
     return 'No direct path was found between you. On one network, check that both are on it and ' +
       'that the Wi-Fi does not isolate clients; across networks, a TURN server is needed ' +
       '(`make turn`). See docs/troubleshooting.md.';
   }
-  return 'Not even the TURN server could relay: check its address and secret (docs/troubleshooting.md).';
+  return 'Not even the TURN server could relay: check its address and secret ' +
+    '(docs/troubleshooting.md).';
 }

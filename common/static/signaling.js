@@ -34,7 +34,9 @@ class Signaling {
     this.socket.on('connect', () => this.rejoin());
     this.socket.on('peer-joined', (member) => this.onPeerJoined(member));
     this.socket.on('peer-left', ({id}) => this.forget(this.pageId(id)));
-    this.socket.on('signal', ({from, data}) => this.raise('signal', {from: this.pageId(from), data}));
+    this.socket.on('signal', ({from, data}) => {
+      this.raise('signal', {from: this.pageId(from), data});
+    });
     for (const event of ['connect', 'disconnect']) {
       this.socket.on(event, (...args) => this.raise(event, ...args));
     }

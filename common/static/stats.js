@@ -68,11 +68,13 @@ function describeStats(pc, report, previous) {
     if (pair.currentRoundTripTime !== undefined) {
       rows.push(['round trip', `${Math.round(pair.currentRoundTripTime * 1000)} ms`]);
     }
-    const before = previous?.get(pair.id);
+    // Bytes are counted per transport: a pair's own counts start again when ICE switches pairs.
+    const counted = transportOf(report) ?? pair;
+    const before = previous?.get(counted.id);
     if (before) {
-      const seconds = (pair.timestamp - before.timestamp) / 1000;
-      rows.push(['sent', traffic(pair.bytesSent, before.bytesSent, seconds)]);
-      rows.push(['received', traffic(pair.bytesReceived, before.bytesReceived, seconds)]);
+      const seconds = (counted.timestamp - before.timestamp) / 1000;
+      rows.push(['sent', traffic(counted.bytesSent, before.bytesSent, seconds)]);
+      rows.push(['received', traffic(counted.bytesReceived, before.bytesReceived, seconds)]);
     }
   } else {
     rows.push(['candidate pair', 'none selected yet']);
@@ -83,18 +85,24 @@ function describeStats(pc, report, previous) {
     }
     // A receiver that got nothing since the last refresh shows nobody (an empty slot in step 6).
     const idle = stat.packetsReceived === previous?.get(stat.id)?.packetsReceived;
-    if (stat.type === 'outbound-rtp' || !idle) {
-      rows.push([stat.type === 'inbound-rtp' ? 'video in' : 'video out', describeVideo(stat)]);
+    if (stat.type === 'outbound-rtp') {
+      rows.push(['video out', describeVideo(stat)]);
+    } else if (!idle) {
+      // Several come in on one connection in step 6: the mid says which transceiver (slot).
+      rows.push(['video in', describeVideo(stat) + (stat.mid ? `, mid ${stat.mid}` : '')]);
     }
   }
   return rows;
 }
 
+function transportOf(report) {
+  return [...report.values()].find((s) => s.type === 'transport' && s.selectedCandidatePairId);
+}
+
 function selectedPair(report) {
-  for (const stat of report.values()) {
-    if (stat.type === 'transport' && stat.selectedCandidatePairId) {
-      return report.get(stat.selectedCandidatePairId);
-    }
+  const transport = transportOf(report);
+  if (transport) {
+    return report.get(transport.selectedCandidatePairId);
   }
   // Browsers without transport stats mark the pair itself.
   return [...report.values()].find((s) => s.type === 'candidate-pair' && s.selected);
@@ -104,7 +112,8 @@ function describeCandidate(candidate) {
   if (!candidate) {
     return '?';
   }
-  const via = candidate.relayProtocol ? ` (to the TURN server over ${candidate.relayProtocol})` : '';
+  const protocol = candidate.relayProtocol;
+  const via = protocol ? ` (to the TURN server over ${protocol})` : '';
   const address = candidate.address ?? candidate.ip ?? '(hidden)';
   return `${candidate.candidateType} ${address}:${candidate.port} ${candidate.protocol}${via}`;
 }

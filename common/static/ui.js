@@ -2,7 +2,9 @@
 
 // Small page helpers shared by the steps; nothing here is about WebRTC.
 
-const ANIMALS = ['Otter', 'Heron', 'Lynx', 'Puffin', 'Badger', 'Gecko', 'Marten', 'Ibis', 'Koala', 'Tapir'];
+const ANIMALS = [
+  'Otter', 'Heron', 'Lynx', 'Puffin', 'Badger', 'Gecko', 'Marten', 'Ibis', 'Koala', 'Tapir',
+];
 
 function randomName() {
   const animal = ANIMALS[Math.floor(Math.random() * ANIMALS.length)];
@@ -51,7 +53,8 @@ function messageToSend(input, log) {
     return null;
   }
   if (text.length > MAX_MESSAGE_CHARS) {
-    appendLine(log, `Messages are limited to ${MAX_MESSAGE_CHARS} characters; this one has ${text.length}.`, 'error');
+    const limit = `Messages are limited to ${MAX_MESSAGE_CHARS} characters`;
+    appendLine(log, `${limit}; this one has ${text.length}.`, 'error');
     return null;
   }
   return text;
