@@ -63,9 +63,17 @@ def expect_fits(page, step, joined=False):
 
 @pytest.mark.parametrize("step", STEPS)
 def test_every_page_loads_without_a_failed_request(start_server, phone, step):
-    page, failures = phone(start_server(step).url + "/")
+    server = start_server(step)
+    page, failures = phone(server.url + "/")
     expect(page.locator("h1")).to_be_visible()
     assert failures == []
+    # Chromium fetches the icon outside the page's own requests, so ask for it as it does: the
+    # page's <link rel=icon>, and /favicon.ico for browsers that ask there anyway.
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    for path in (icon, "/favicon.ico"):
+        response = page.request.get(server.url + path)
+        assert response.status == 200, path
+        assert response.headers["content-type"].startswith("image/svg+xml"), path
 
 
 @pytest.mark.parametrize("step", STEPS)
