@@ -87,13 +87,11 @@ class Signaling {
   // After a server restart or a network cut the server no longer knows us: join again under the
   // same name (the server gives us a new id).
   async rejoin() {
-    if (!this.membership) {
-      return;
-    }
-    const {room, name} = this.membership;
-    for (let attempt = 1; ; attempt++) {
+    const membership = this.membership;
+    // Until it works, or the page leaves (or joins elsewhere) meanwhile.
+    for (let attempt = 1; membership && this.membership === membership; attempt++) {
       try {
-        this.onRejoined(await this.request('join', {room, name}), attempt > 1);
+        this.onRejoined(await this.request('join', membership), attempt > 1);
         return;
       } catch (error) {
         // name-taken: the server has not yet noticed that our old connection is gone.
