@@ -15,7 +15,7 @@ def step2(start_server):
 def join(step2, room, new_page):
     """join(name, query) -> a page that has joined the test's room under that name."""
 
-    def join_as(name, query="", server=step2):
+    def join_as(name, query="", server=step2, room=room):
         page = new_page(f"{server.url}/?room={room}{query}")
         expect(page.locator("#signaling-state")).to_have_text("connected")
         expect(page.locator("#room")).to_have_value(room)
@@ -191,15 +191,11 @@ def test_a_blank_message_is_not_sent(join):
     expect(ann.locator("#log li.sent")).to_have_text(["You: after the blank one"])
 
 
-def test_a_full_room_says_how_many_it_holds_whatever_its_name(start_server, new_page):
-    server = start_server(2)
-    pages = []
-    for name in ("Ann", "Bob", "Cat"):
-        page = new_page(f"{server.url}/?room=full")
-        expect(page.locator("#signaling-state")).to_have_text("connected")
-        page.fill("#name", name)
-        page.click("#join")
-        pages.append(page)
-    expect(pages[2].locator("#join-error")).to_have_text(
+def test_a_full_room_says_how_many_it_holds_whatever_its_name(join, own_server):
+    server = own_server(2)  # a room named "full" of its own
+    ann, _ = join("Ann", server=server, room="full"), join("Bob", server=server, room="full")
+    expect_connected(ann, "Bob")
+    cat = join("Cat", server=server, room="full")
+    expect(cat.locator("#join-error")).to_have_text(
         "The room is full (2 members). A step 2 room is for two. Pick another room name."
     )
