@@ -11,6 +11,7 @@ import argparse
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -71,16 +72,20 @@ def main(argv=None):
 
 
 def run_quietly(command):
-    """Runs `command` until it ends or Ctrl+C, passing on its error output but the SCTP noise."""
+    """Runs `command` until it ends, or until Ctrl+C or SIGTERM stop it too, passing on its error
+    output but the SCTP noise."""
+    # A service manager's SIGTERM stops us the way Ctrl+C does, so coturn is never left behind.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     try:
         for line in process.stderr:
             if line.strip() != SCTP_MISSING:
                 print(line, end="", file=sys.stderr, flush=True)
-        return process.wait()
     except KeyboardInterrupt:
+        pass
+    finally:
         process.terminate()
-        return process.wait()
+    return process.wait()
 
 
 if __name__ == "__main__":

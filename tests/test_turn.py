@@ -113,6 +113,9 @@ def test_make_turn_shows_the_settings_and_not_the_sctp_noise(coturn, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+    # Stopping `make turn` stops its coturn too: nothing listens on the port any more.
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
     text = log.read_text()
     assert f"TURN server on 127.0.0.1:{port}" in text
     assert "TURN_URLS='turn:127.0.0.1:" in text and "TURN_SECRET='" in text
