@@ -5,10 +5,12 @@ KEY_FILE); the URLs to open are printed once the server is about to listen.
 """
 
 import argparse
+import errno
 import importlib
 import logging
 import os
 import signal
+import socket
 import sys
 
 from common import network
@@ -67,6 +69,13 @@ def check_port(host, port):
     err = network.port_in_use(host, port)
     if err is None:
         return
+    if isinstance(err, socket.gaierror):
+        raise SystemExit(f"HOST={host} is not an address or a name this machine knows ({err}).")
+    if err.errno == errno.EADDRNOTAVAIL:
+        raise SystemExit(
+            f"HOST={host} is not an address of this machine. Use 127.0.0.1 (this machine only) "
+            "or 0.0.0.0 (every network it is on)."
+        )
     holder = network.port_holder(port)
     who = f"it is taken by {holder}" if holder else f"the port is taken ({err.strerror})"
     raise SystemExit(
@@ -77,7 +86,7 @@ def check_port(host, port):
 
 def urls_to_open(host, port, scheme):
     hosts = ["127.0.0.1", *network.lan_addresses()] if host in ("0.0.0.0", "::") else [host]
-    return [f"{scheme}://{h}:{port}/" for h in hosts]
+    return [f"{scheme}://{f'[{h}]' if ':' in h else h}:{port}/" for h in hosts]
 
 
 def print_banner(folder, hint, urls, tls):
@@ -103,7 +112,8 @@ def main(argv=None):
     step = importlib.import_module(f"{folder}.server")
     app, socketio = step.create()
     urls = urls_to_open(args.host, port, "https" if tls else "http")
-    print_banner(folder, step.OPEN_HINT, urls, tls)
+    rooms = app.extensions.get("rooms")
+    print_banner(folder, step.OPEN_HINT.format(capacity=rooms and rooms.capacity), urls, tls)
     # A service manager's SIGTERM stops the server the way Ctrl+C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -107,7 +107,7 @@ function setUpChannel(name, channel) {
 
 function sendData(name) {
   const {input, log, channel} = sides[name];
-  if (!input.value || channel?.readyState !== 'open') {
+  if (!input.value.trim() || channel?.readyState !== 'open') {
     return;
   }
   try {

@@ -66,7 +66,7 @@ function addPeer({id, name}) {
 
 function call(peer) {
   peer.caller = true;
-  peer.connection = createConnection(peer); // its data channel fires negotiationneeded
+  peer.connection ??= createConnection(peer); // its data channel fires negotiationneeded
 }
 
 function createConnection(peer) {
@@ -99,8 +99,8 @@ async function negotiate(peer) {
 // Signals arrive on the one socket; `from` says which peer they come from.
 async function onSignal({from, data}) {
   const peer = peers.get(from);
-  if (!peer) {
-    return; // not a member of our room (any more)
+  if (!peer || (!peer.connection && data.description?.type !== 'offer')) {
+    return; // not a member of our room (any more), or late news of a connection we closed
   }
   peer.connection ??= createConnection(peer); // the newcomer's offer: we answer it
   try {
@@ -148,10 +148,12 @@ function onConnectionStateChange(peer) {
 // new ICE credentials. restartIce() fires negotiationneeded, so negotiate() sends the new offer,
 // which the other side answers as usual. Only the caller restarts, or two offers would cross.
 function restartIce(peer) {
-  appendLine(peer.log, `No connection to ${peer.name} yet: restarting ICE…`, 'notice');
-  if (peer.caller) {
-    peer.connection.restartIce();
+  if (!peer.caller) {
+    appendLine(peer.log, `No connection yet: waiting for ${peer.name} to restart ICE…`, 'notice');
+    return;
   }
+  appendLine(peer.log, `No connection to ${peer.name} yet: restarting ICE…`, 'notice');
+  peer.connection.restartIce();
 }
 
 function giveUp(peer) {

@@ -139,8 +139,8 @@ async function negotiate(peer) {
 // Signals arrive on the one socket; `from` says which peer they come from.
 async function onSignal({from, data}) {
   const peer = peers.get(from);
-  if (!peer) {
-    return; // not a member of our room (any more)
+  if (!peer || (!peer.connection && data.description?.type !== 'offer')) {
+    return; // not a member of our room (any more), or late news of a connection we closed
   }
   peer.connection ??= createConnection(peer); // they clicked first: we answer their offer
   try {
@@ -231,8 +231,8 @@ function giveUp(peer) {
 
 function setUpChannel(peer, channel) {
   peer.channel = channel;
-  channel.onopen = () => enableChat(peer, true);
-  channel.onclose = () => enableChat(peer, false);
+  channel.onopen = () => updateChat(peer);
+  channel.onclose = () => updateChat(peer);
   channel.onmessage = (event) => receiveMessage(peer, event.data);
 }
 
@@ -280,7 +280,7 @@ function hangUp(peer) {
   peer.channel = null;
   peer.connection = null;
   showBadge(peer.badge, 'closed');
-  enableChat(peer, false);
+  updateChat(peer);
 }
 
 function leave() {
@@ -302,11 +302,13 @@ function showUnread(peer) {
   badge.hidden = peer.unread === 0;
 }
 
-function enableChat(peer, enabled) {
+// The private chat is usable while this peer's channel is open.
+function updateChat(peer) {
+  const open = peer.channel?.readyState === 'open';
   const input = peer.chat.querySelector('.message');
-  input.disabled = !enabled;
-  peer.chat.querySelector('.send').disabled = !enabled;
-  if (enabled && peer === openPeer) {
+  input.disabled = !open;
+  peer.chat.querySelector('.send').disabled = !open;
+  if (open && peer === openPeer) {
     input.focus();
   }
 }

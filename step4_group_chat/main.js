@@ -56,6 +56,7 @@ function onJoined(ack) {
   }
   ack.peers.map((member) => addPeer(member, false)).forEach(call);
   updateUsersHint();
+  updateCounts();
 }
 
 // Someone came in after us: we are the polite side with them, and they call us.
@@ -83,7 +84,7 @@ function addPeer({id, name}, polite) {
 }
 
 function call(peer) {
-  peer.connection = createConnection(peer); // its data channel fires negotiationneeded
+  peer.connection ??= createConnection(peer); // its data channel fires negotiationneeded
   updateCounts();
 }
 
@@ -120,8 +121,8 @@ async function negotiate(peer) {
 // Signals arrive on the one socket; `from` says which peer they come from.
 async function onSignal({from, data}) {
   const peer = peers.get(from);
-  if (!peer) {
-    return; // not a member of our room (any more)
+  if (!peer || (!peer.connection && data.description?.type !== 'offer')) {
+    return; // not a member of our room (any more), or late news of a connection we closed
   }
   peer.connection ??= createConnection(peer); // the newcomer's offer: we answer it
   try {
@@ -282,14 +283,18 @@ function updateUsersHint() {
 
 // The lesson in numbers: n-1 connections on this page, n(n-1)/2 in the room.
 function updateCounts() {
-  const open = openChannels().length;
   connectionCount.textContent = [...peers.values()].filter((peer) => peer.connection).length;
-  channelCount.textContent = open;
+  channelCount.textContent = openChannels().length;
   const people = peers.size + 1;
   meshSummary.textContent = me.textContent ?
     `${people} in the room: ${people - 1} ${people === 2 ? 'connection' : 'connections'} per ` +
       `person, ${(people * (people - 1)) / 2} in the whole mesh.` :
     'Join a room to see the mesh.';
-  messageInput.disabled = open === 0;
-  sendButton.disabled = open === 0;
+  updateChat();
+}
+
+function updateChat() {
+  const open = openChannels().length > 0;
+  messageInput.disabled = !open;
+  sendButton.disabled = !open;
 }

@@ -13,7 +13,7 @@ from common.app import create_app
 from step2_two_users.server import relay
 
 ROOM_CAPACITY = 8
-OPEN_HINT = "in several tabs, up to 8 per room (other machines: HOST=0.0.0.0)."
+OPEN_HINT = "in several tabs, up to {capacity} per room (other machines: HOST=0.0.0.0)."
 
 
 def create():

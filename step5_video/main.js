@@ -130,7 +130,7 @@ function addPeer({id, name}, polite) {
 }
 
 function call(peer) {
-  peer.connection = createConnection(peer); // its tracks and channels fire negotiationneeded
+  peer.connection ??= createConnection(peer); // its tracks and channels fire negotiationneeded
 }
 
 function createConnection(peer) {
@@ -172,8 +172,8 @@ async function onSignal({from, data}) {
   // A newcomer may call us while we are still opening our camera: answer with our tracks.
   await localMediaReady;
   const peer = peers.get(from);
-  if (!peer) {
-    return; // not a member of our room (any more)
+  if (!peer || (!peer.connection && data.description?.type !== 'offer')) {
+    return; // not a member of our room (any more), or late news of a connection we closed
   }
   peer.connection ??= createConnection(peer); // the newcomer's offer: we answer it
   try {

@@ -13,7 +13,7 @@ from common.app import create_app
 from step2_two_users.server import relay
 
 ROOM_CAPACITY = 4
-OPEN_HINT = "in two to four tabs (other machines need HTTPS for the camera; see the README)."
+OPEN_HINT = "in two to {capacity} tabs (other machines need HTTPS for the camera; see the README)."
 
 
 def create():

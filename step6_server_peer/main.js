@@ -149,7 +149,7 @@ async function connectToServer() {
   });
   // One pair of slots per other member the room can hold: the same number for every member.
   const {slots} = await signaling.request('slots');
-  connection = createConnection();
+  connection = createServerConnection();
   localStream.getTracks().forEach((track) => {
     connection.addTransceiver(track, {direction: 'sendonly', streams: [localStream]});
   });
@@ -157,7 +157,7 @@ async function connectToServer() {
     connection.addTransceiver('video', {direction: 'recvonly'});
     connection.addTransceiver('audio', {direction: 'recvonly'});
   }
-  setUpChannel(connection.createDataChannel('chat'));
+  setUpServerChannel(connection.createDataChannel('chat'));
   await connection.setLocalDescription();
   // aiortc takes no trickled candidates: wait until ours are all in the offer's SDP.
   await iceGatheringComplete(connection);
@@ -166,7 +166,7 @@ async function connectToServer() {
   updateCounts();
 }
 
-function createConnection() {
+function createServerConnection() {
   // max-bundle: every m-line on one transport, so the candidates are gathered once.
   const pc = new RTCPeerConnection({...peerConfiguration(iceServers), bundlePolicy: 'max-bundle'});
   pc.onconnectionstatechange = () => onConnectionStateChange(pc);
@@ -199,7 +199,7 @@ function onConnectionStateChange(pc) {
   }
 }
 
-function setUpChannel(newChannel) {
+function setUpServerChannel(newChannel) {
   channel = newChannel;
   chatReady = false;
   channel.onclose = updateChat;
@@ -296,7 +296,7 @@ function updateCounts() {
   const people = peers.size + 1;
   summary.textContent = connection ?
     `${people} in the room: 1 connection per person, to the server, which gets your camera once. ` +
-      `A mesh would need ${people - 1} per person, and send your camera ${people - 1} times.` :
+      `A mesh would need ${people - 1} per person, and send your camera ${times(people - 1)}.` :
     'Join a room to see what it costs.';
   updateChat();
 }
@@ -352,6 +352,10 @@ function sendState() {
   if (chatReady && channel?.readyState === 'open') {
     channel.send(JSON.stringify({type: 'state', ...localState()}));
   }
+}
+
+function times(count) {
+  return count === 1 ? 'once' : `${count} times`;
 }
 
 function stopLocalMedia() {

@@ -33,7 +33,7 @@ from step6_server_peer.server_peer import ServerPeer
 ROOM_CAPACITY = 6
 # An offer with its slots is bigger than a step 2-5 signal (64 KiB): about 36 KB for 5 slots.
 OFFER_MAX_BYTES = 128 * 1024
-OPEN_HINT = "in two to six tabs (other machines need HTTPS for the camera; see the README)."
+OPEN_HINT = "in two to {capacity} tabs (other machines need HTTPS for the camera; see the README)."
 
 log = logging.getLogger("server-peer")
 

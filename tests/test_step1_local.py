@@ -41,6 +41,11 @@ def test_messages_cross_the_data_channel_both_ways(page):
     send(page, "b", "hello back from B")
     expect(page.locator("#log-a")).to_contain_text("received: hello back from B")
     expect(page.locator("#log-a")).not_to_contain_text("received: hello from A")
+    send(page, "a", "  ")  # blank: not sent
+    send(page, "a", "after the blank one")
+    expect(page.locator("#log-b li.received")).to_have_text(
+        ["received: hello from A", "received: after the blank one"]
+    )
 
 
 def test_hang_up_closes_both_sides_and_start_works_again(page):

@@ -257,6 +257,8 @@ def test_a_refused_camera_is_explained_and_the_user_still_watches(
     if refusal == REFUSE_CAMERA:
         expect_rising(ann, "audioPacketsFrom", "Bob")  # Bob is still heard
 
+    if refusal == REFUSE_EVERYTHING:  # no microphone to unmute: the button offers to open one
+        expect(bob.locator("#mic-toggle")).to_have_text("Turn microphone on")
     bob.click("#camera-toggle")  # asking again is refused again, and said so
     expect(bob.locator("#media-error")).to_contain_text("Camera unavailable: permission")
     expect(bob.locator("#leave")).to_be_enabled()

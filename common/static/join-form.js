@@ -52,7 +52,7 @@ function setUpJoinForm(signaling, {join, leave, log = null, roomFullHint = ''}) 
   signaling.on('disconnect', () => {
     showBadge(badge, signaling.reconnecting ? 'reconnecting' : 'disconnected');
     if (joined) {
-      notice('Lost the signaling server. Connections that are up do not need it and go on.');
+      notice('Lost the signaling server; trying to reconnect…');
     }
   });
   signaling.on('rejoined', () => notice('Signaling is back: rejoined the room.'));

@@ -42,6 +42,7 @@ function describeState({mic, camera}) {
 // Our own tile and the two toggle buttons, from the tracks of our stream (null: not joined).
 function showLocalMedia(stream) {
   const on = (kind) => stream?.getTracks().some((t) => t.kind === kind && t.enabled) ?? false;
+  const hasMic = stream?.getAudioTracks().length > 0;
   const video = document.querySelector('#local-video');
   const preview = stream?.getVideoTracks().length > 0 ? stream : null;
   if (video.srcObject !== preview) {
@@ -51,7 +52,7 @@ function showLocalMedia(stream) {
   document.querySelector('#local-status').textContent = stream ?
     describeState({mic: on('audio'), camera: on('video')}) : 'not joined';
   const [mic, camera] = ['#mic-toggle', '#camera-toggle'].map((id) => document.querySelector(id));
-  showToggle(mic, on('audio'), 'Mute microphone', 'Unmute microphone');
+  showToggle(mic, on('audio'), 'Mute microphone', hasMic ? 'Unmute microphone' : 'Turn microphone on');
   showToggle(camera, on('video'), 'Turn camera off', 'Turn camera on');
 }
 

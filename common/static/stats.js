@@ -114,7 +114,7 @@ function describeCandidate(candidate) {
   }
   const protocol = candidate.relayProtocol;
   const via = protocol ? ` (to the TURN server over ${protocol})` : '';
-  const address = candidate.address ?? candidate.ip ?? '(hidden)';
+  const address = candidate.address || candidate.ip || '(hidden)';
   return `${candidate.candidateType} ${address}:${candidate.port} ${candidate.protocol}${via}`;
 }
 
