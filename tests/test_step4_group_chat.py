@@ -4,6 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from step4_group_chat import server as step4_server
+from tests.conftest import COUNT_PEER_CONNECTIONS
 
 HOSTILE = "<img src=x onerror=pwned=1>"
 
@@ -211,3 +212,58 @@ def test_the_mesh_survives_a_signaling_restart_and_takes_a_newcomer(new_page, ow
     pages["Ann"].click("#leave")
     for page in (pages["Bob"], pages["Cat"], dan):
         expect(page.locator("#channel-count")).to_have_text("2")
+
+
+class CutSocket:
+    """Routes a page's socket.io WebSocket through the test, which can cut the page off: the page
+    side closes, while the server keeps the old connection until its ping timeout. That is a
+    network cut, not a server restart: the others hear the page leave, and it comes back as a
+    newcomer under the same name."""
+
+    def __init__(self):
+        self.page_sides = []
+
+    def route(self, websocket):
+        websocket.connect_to_server()
+        self.page_sides.append(websocket)
+
+    def cut(self):
+        self.page_sides[-1].close()
+
+
+@pytest.mark.browser
+def test_a_page_cut_off_from_signaling_comes_back_and_the_mesh_heals(browser, own_server, room):
+    # A short ping, so that the server notices the cut page within seconds.
+    server = own_server(4, PING_INTERVAL=1, PING_TIMEOUT=1)
+    cut = CutSocket()
+    pages = {}
+    for name in ("Ann", "Bob", "Cat"):
+        context = browser.new_context()
+        context.add_init_script(COUNT_PEER_CONNECTIONS)
+        page = context.new_page()
+        if name == "Cat":
+            page.route_web_socket("**/socket.io/**", cut.route)
+        page.goto(f"{server.url}/?room={room}")
+        expect(page.locator("#signaling-state")).to_have_text("connected")
+        page.fill("#name", name)
+        page.click("#join")
+        pages[name] = page
+    for page in pages.values():
+        expect_mesh(page, 2)
+    pages["Cat"].wait_for_function("signaling.socket.io.engine.transport.name === 'websocket'")
+
+    cut.cut()
+    for name in ("Ann", "Bob"):
+        expect(pages[name].locator("#log")).to_contain_text("Cat left.", timeout=20_000)
+        expect(pages[name].locator("#log li", has_text="Cat joined")).to_have_count(2)
+    expect(pages["Cat"].locator("#log")).to_contain_text("rejoined the room", timeout=20_000)
+    # Cat came back as a newcomer: it called both, and both answered. The mesh is whole again.
+    for page in pages.values():
+        expect_mesh(page, 2)
+    chat(pages["Cat"], "back from the cut")
+    for name in ("Ann", "Bob"):
+        expect_received(pages[name], "Cat: back from the cut")
+    chat(pages["Ann"], "welcome back")
+    expect_received(pages["Cat"], "Ann: welcome back")
+    for page in pages.values():
+        page.context.close()
