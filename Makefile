@@ -2,6 +2,8 @@
 # Installation happens through file targets: the first run installs what is missing, later runs
 # start at once. `make run` installs only what running needs; `make test` adds the test tools.
 
+# Set when the command line or the environment gives STEP: then `make test` runs that step's tests.
+STEP_GIVEN := $(STEP)
 STEP ?= 1
 PORT ?= 8080
 HOST ?= 127.0.0.1
@@ -14,13 +16,27 @@ DEV_STAMP := $(VENV)/.installed-dev
 JS_STAMP := node_modules/.package-lock.json
 BROWSER_STAMP := $(VENV)/.chromium
 
-.PHONY: run test lint format clean install browser turn peer bench
+.PHONY: run test work check exercises lint format clean install browser turn peer bench
 
 run: $(RUN_STAMP) $(JS_STAMP)
 	@STEP='$(STEP)' PORT='$(PORT)' HOST='$(HOST)' $(PY) -m common.run
 
+# Every test; STEP=N make test: only step N's (tests/test_stepN_*.py).
 test: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(STEP_GIVEN),$(or $(wildcard tests/test_step$(STEP)_*.py),$(error No tests for STEP=$(STEP): the steps are 1 to 6))) $(PYTEST_ARGS)
+
+# Type along (common/work.py): STEP=N make work makes work/<step folder>/ to type step N into,
+# STEP=N make run serves it, STEP=N make check runs step N's own tests against it.
+work: $(RUN_STAMP)
+	@$(PY) -m common.work --step '$(STEP)'
+
+check: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
+	@$(PY) -m tests.learner '$(STEP)' $(ARGS)
+
+# Proves every exercise (CI runs it): make check fails on each starting point, and passes once the
+# step's finished main.js is copied in.
+exercises: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
+	$(PY) -m tests.exercises
 
 # A WebRTC peer written in Python, in a room of steps 2 to 4 (docs/python-peer.md), talking to the
 # server `make run` started: STEP=4 make peer ARGS='--room demo --echo'

@@ -151,11 +151,16 @@ def soak(data):
 
 def suite(data):
     peak = data["peak"]
-    return [
+    lines = [
         f"`make test`: {data['outcome']} in {data['wall_s']:.0f} s of wall time; peak Chromium "
         f"memory {peak['browser_pss_mib']:.0f} MiB PSS ({peak['browser_rss_mib']:.0f} MiB RSS "
         f"summed over {peak['browser_processes']} processes); {measured(data['machine'])}."
     ]
+    steps = data.get("per_step") or {}
+    rows = [f"| {n} | {t['median_s']:.0f} | {t['runs']} | under 30 s |" for n, t in steps.items()]
+    if rows:
+        lines += ["", *table("| `STEP=N make test` | median s | runs | target |", rows)]
+    return lines
 
 
 def main():

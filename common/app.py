@@ -56,11 +56,12 @@ def create_app(step_dir, room_capacity=None, relay=None, on_depart=None):
 
     Returns (app, socketio); socketio is None for a step without signaling. The signaling state
     is `app.extensions["rooms"]`; the functions in `app.extensions["on_stop"]` run when the
-    server stops (common/run.py).
+    server stops (common/run.py); the page comes from `app.extensions["pages"]`.
     """
     step_dir = Path(step_dir).resolve()
     app = Flask(step_dir.name, root_path=str(step_dir), static_folder=None)
-    add_page_routes(app, step_dir)
+    app.extensions["pages"] = pages_folder(step_dir)
+    add_page_routes(app, app.extensions["pages"])
     if room_capacity is None:
         return app, None
     redis_url = os.environ.get("REDIS_URL") or None
@@ -108,6 +109,29 @@ def without_websocket_compression(wsgi_app):
         return wsgi_app(environ, start_response)
 
     return app
+
+
+def pages_folder(step_dir):
+    """Where the step's page comes from. The learner's work copy (work/<step folder>/, made by
+    `make work`) while there is one, unless SOLUTION=1 asks for the finished step; PAGES=work
+    (`make check`) insists on the work copy, PAGES=solution (the tests) on the finished step."""
+    work = work_root() / step_dir.name
+    wanted = os.environ.get("PAGES") or ("solution" if env_flag("SOLUTION") else "auto")
+    if wanted == "work" and not (work / "index.html").is_file():
+        number = step_dir.name[4 : step_dir.name.index("_")]
+        raise SystemExit(f"No work copy in {work}: make one with STEP={number} make work")
+    if wanted == "solution" or not (work / "index.html").is_file():
+        return step_dir
+    return work
+
+
+def work_root():
+    """Where work copies live: work/, or WORK_DIR (the exercise proofs use their own folder)."""
+    return Path(os.environ.get("WORK_DIR") or ROOT / "work")
+
+
+def env_flag(name):
+    return os.environ.get(name, "") not in ("", "0")
 
 
 def add_page_routes(app, step_dir):

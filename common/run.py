@@ -12,9 +12,10 @@ import os
 import signal
 import socket
 import sys
+from pathlib import Path
 
 from common import network
-from common.app import ROOT
+from common.app import ROOT, work_root
 from common.ice import check_settings
 
 log = logging.getLogger("run")
@@ -89,8 +90,20 @@ def urls_to_open(host, port, scheme):
     return [f"{scheme}://{f'[{h}]' if ':' in h else h}:{port}/" for h in hosts]
 
 
-def print_banner(folder, hint, urls, tls):
+def shown(path):
+    """`path` as short as it reads well: relative when it is under the current folder."""
+    return os.path.relpath(path) if Path(path).is_relative_to(Path.cwd()) else str(path)
+
+
+def print_banner(folder, hint, urls, tls, pages):
     print(f"\n  {folder} is running. Open {urls[0]} {hint}", flush=True)
+    number = folder[4 : folder.index("_")]
+    work = work_root() / folder
+    if pages != ROOT / folder:
+        print(f"  It serves your work copy, {shown(work)}/ (SOLUTION=1 STEP={number} make run:")
+        print("  the finished step).")
+    elif work.is_dir():
+        print(f"  It serves the finished step; your work copy is in {shown(work)}/.")
     for url in urls[1:]:
         print(f"  From another machine on this network: {url}", flush=True)
     if tls:
@@ -113,7 +126,8 @@ def main(argv=None):
     app, socketio = step.create()
     urls = urls_to_open(args.host, port, "https" if tls else "http")
     rooms = app.extensions.get("rooms")
-    print_banner(folder, step.OPEN_HINT.format(capacity=rooms and rooms.capacity), urls, tls)
+    hint = step.OPEN_HINT.format(capacity=rooms and rooms.capacity)
+    print_banner(folder, hint, urls, tls, app.extensions["pages"])
     # A service manager's SIGTERM stops the server the way Ctrl+C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -32,6 +32,8 @@ class Server:
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"step{step}-{self.port}.log"
         self.env = {**os.environ, "STEP": str(step), "PORT": str(self.port), "HOST": "127.0.0.1"}
+        # The finished step, even where a learner has a work copy; `make check` sets PAGES=work.
+        self.env.setdefault("PAGES", "solution")
         self.env.update({key: str(value) for key, value in env.items()})
         self.start()
 
