@@ -14,7 +14,7 @@ PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 JS_STAMP := node_modules/.package-lock.json
-BROWSER_STAMP := $(VENV)/.chromium
+BROWSER_STAMP := $(VENV)/.browsers
 
 .PHONY: run test work check exercises lint format clean install browser turn peer bench
 
@@ -83,7 +83,7 @@ $(JS_STAMP): package.json package-lock.json
 	touch $@
 
 $(BROWSER_STAMP): $(DEV_STAMP)
-	$(PY) -m tests.chromium --install
+	$(PY) -m tests.browsers --install
 	touch $@
 
 clean:

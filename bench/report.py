@@ -150,11 +150,20 @@ def soak(data):
 
 
 def suite(data):
-    peak = data["peak"]
+    header = "| `make test` in | outcome | wall s | peak browser PSS MiB (RSS, processes) | load |"
+    row = "| {0} | {1[outcome]} | {1[wall_s]:.0f} | {2[browser_pss_mib]:.0f} "
+    row += "({2[browser_rss_mib]:.0f}, {2[browser_processes]}) | {1[load]:.1f} |"
+    rows = [
+        row.format(names.replace(",", " and "), run, run["peak"])
+        for names, runs in data["suites"].items()
+        for run in runs
+    ]
+    one, both = (statistics.median(r["wall_s"] for r in runs) for runs in data["suites"].values())
     lines = [
-        f"`make test`: {data['outcome']} in {data['wall_s']:.0f} s of wall time; peak Chromium "
-        f"memory {peak['browser_pss_mib']:.0f} MiB PSS ({peak['browser_rss_mib']:.0f} MiB RSS "
-        f"summed over {peak['browser_processes']} processes); {measured(data['machine'])}."
+        f"Measured {measured(data['machine'])}; one run after the other, alternated. Both browsers "
+        f"take {both / one:.2f} times as long as Chromium alone (medians).",
+        "",
+        *table(header, rows),
     ]
     steps = data.get("per_step") or {}
     rows = [f"| {n} | {t['median_s']:.0f} | {t['runs']} | under 30 s |" for n, t in steps.items()]

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.chromium import HOW_TO_GET_ONE, find_chromium
-from tests.conftest import CHROMIUM_ARGS
+from tests import browsers
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -173,18 +172,22 @@ def descendants(root):
 
 
 def browser_pids(root):
-    """Chromium's processes among those below `root`."""
-    return [pid for pid in descendants(root) if "chrom" in proc(pid, "comm")]
+    """Chromium's and Firefox's processes among those below `root` (Firefox names its children
+    by their role, so the command line tells)."""
+    names = ("chrom", "firefox")
+    return [pid for pid in descendants(root) if any(n in proc(pid, "cmdline") for n in names)]
 
 
 @contextmanager
 def chromium():
     """One headless Chromium for all the users of a benchmark, launched as the tests do."""
-    path = find_chromium()  # before Playwright starts its event loop
-    if path is None:
-        raise SystemExit(HOW_TO_GET_ONE)
+    try:
+        # Found before Playwright starts its event loop.
+        options = browsers.launch_options("chromium", browsers.find("chromium"))
+    except browsers.Missing as error:
+        raise SystemExit(str(error)) from None
     with sync_playwright() as playwright:
-        yield playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield playwright.chromium.launch(**options)
 
 
 def open_page(browser, url, name=None, scripts=()):

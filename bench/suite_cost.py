@@ -1,9 +1,9 @@
-"""What one run of the whole test suite costs (wall time, browser memory), and what one step's
-tests cost, as `STEP=N make test` runs them (wall time, medians of --step-runs runs).
+"""What the whole test suite costs (wall time, browser memory) in Chromium alone and in both
+browsers, and what one step's tests cost as `STEP=N make test` runs them (medians of --step-runs).
 
-Runs `python -m pytest` once and samples every 0.5 s, from /proc, the processes it started (only
-those, not other programs' browsers): the summed RSS and PSS of its Chromium processes, their
-number, and the RSS of everything it started; keeps the peaks.
+Runs pytest with BROWSERS=chromium, then with both, --suite-runs times, alternated; samples every
+0.5 s from /proc the processes it started (not other programs' browsers) and keeps the peaks: the
+summed RSS and PSS of its browser processes, their number, the RSS of everything it started.
 
     .venv/bin/python -m bench.suite_cost
     .venv/bin/python -m bench.suite_cost --pytest-args "tests/test_step1_local.py" --step-runs 0
@@ -13,6 +13,7 @@ Writes bench/results/suite_cost.json.
 
 import argparse
 import logging
+import os
 import re
 import shlex
 import statistics
@@ -42,43 +43,44 @@ def sample(root, peak, done):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pytest-args", default="", help="extra arguments for pytest")
+    parser.add_argument("--suite-runs", type=int, default=1, help="runs of each suite")
     parser.add_argument("--step-runs", type=int, default=3, help="runs of each step's tests")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     command = [sys.executable, "-m", "pytest", "-q", *shlex.split(args.pytest_args)]
-    info, started = shared.machine(), time.monotonic()
-    logging.info("running %s (load %.1f)", " ".join(command), info["load"])
-    process = subprocess.Popen(
-        command, cwd=shared.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    info, runs = shared.machine(), {"chromium": [], "chromium,firefox": []}
+    for browsers, results in [*runs.items()] * args.suite_runs:
+        results.append(run_suite(command, browsers))
+    per_step = {n: step_time(n, args.step_runs) for n in range(1, 7) if args.step_runs}
+    info["load_end"] = shared.load_average()
+    result = {"command": command, "suites": runs, "per_step": per_step, "machine": info}
+    shared.save("suite_cost", result)
+    return max(run["returncode"] for results in runs.values() for run in results)
+
+
+def run_suite(command, browsers):
+    """One run of the suite in `browsers` (BROWSERS): its outcome, wall time and peaks."""
+    logging.info("BROWSERS=%s %s (load %.1f)", browsers, " ".join(command), shared.load_average())
+    started = time.monotonic()
+    env, pipe = {**os.environ, "BROWSERS": browsers}, {"stdout": subprocess.PIPE, "text": True}
+    process = subprocess.Popen(command, cwd=shared.ROOT, env=env, stderr=subprocess.STDOUT, **pipe)
     peak, done = {}, threading.Event()
     sampler = threading.Thread(target=sample, args=(process.pid, peak, done), daemon=True)
     sampler.start()
-    lines = []
-    for line in process.stdout:
-        print(line, end="", flush=True)
-        lines.append(line.rstrip("\n"))
+    lines = [line.rstrip("\n") for line in process.stdout]
     returncode, wall = process.wait(), time.monotonic() - started
     done.set()
     sampler.join()
-    per_step = {n: step_time(n, args.step_runs) for n in range(1, 7) if args.step_runs}
-    info["load_end"] = shared.load_average()
-    summary = next(
-        (line for line in reversed(lines) if SUMMARY.search(line) and " in " in line), ""
-    )
-    result = {
-        "command": command,
+    summary = next((ln for ln in reversed(lines) if SUMMARY.search(ln) and " in " in ln), "")
+    logging.info("%s in %.0f s", summary, wall)
+    return {
         "returncode": returncode,
         "outcome": {word: int(count) for count, word in SUMMARY.findall(summary)},
         "wall_s": round(wall, 1),
         "peak": {key: round(value, 1) for key, value in peak.items()},
-        "per_step": per_step,
         "output_tail": lines[-40:],
-        "machine": info,
+        "load": shared.load_average(),
     }
-    shared.save("suite_cost", result)
-    print(f"wall {result['wall_s']} s, {result['outcome']}, peak {result['peak']}")
-    return returncode
 
 
 def step_time(number, runs):

@@ -8,6 +8,7 @@ import logging
 import os
 from pathlib import Path
 
+from engineio.payload import Payload
 from flask import Flask, abort, send_from_directory
 from flask_socketio import SocketIO
 
@@ -19,6 +20,11 @@ SOCKETIO_CLIENT = ROOT / "node_modules" / "socket.io-client" / "dist"
 PAGE_FILES = {".html", ".js", ".css", ".svg", ".png"}
 # A 64 KiB signal, escaped and wrapped in its event, fits; a frame of megabytes is refused.
 MAX_FRAME_BYTES = 256 * 1024
+# On long-polling (for a moment after each reconnect) socket.io sends everything a page queued in
+# one request, and a page queues its offer and all its candidates at once: Firefox easily a dozen
+# per peer. Engine.IO drops a request of over 16 packets whole, offer included. The request stays
+# bounded by MAX_FRAME_BYTES, and the signals in it by the rate limit.
+Payload.max_decode_packets = 1000
 
 log = logging.getLogger("app")
 

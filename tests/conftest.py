@@ -1,7 +1,8 @@
-"""Shared fixtures: real servers started the way `make run` starts them, and real Chromium.
+"""Shared fixtures: real servers started the way `make run` starts them, and real browsers.
 
-Each browser user is a browser context (a fresh profile) in one shared Chromium: cheaper than one
-browser per user, and just as isolated.
+Each browser test runs once in Chromium and once in Firefox (BROWSERS picks, tests/browsers.py).
+Each browser user is a browser context (a fresh profile) in one browser process per session:
+cheaper than one browser per user, and just as isolated.
 """
 
 import os
@@ -9,27 +10,61 @@ import uuid
 
 import pytest
 
-from tests import redis_server
-from tests.chromium import HOW_TO_GET_ONE, find_chromium
+from tests import browsers, redis_server
 from tests.server import Server
 
-CHROMIUM_ARGS = [
-    # A fake camera and microphone, granted without a prompt. Granting media also keeps host
-    # candidates as real addresses instead of mDNS .local names.
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    # On a machine whose only interface is loopback, peers must be allowed to use it.
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
+# The other half of a mixed pair (see `other_browser`).
+OTHER = {"chromium": "firefox", "firefox": "chromium"}
+
+
+def pytest_configure(config):
+    # pytest-playwright runs each browser test once per --browser; BROWSERS gives the default.
+    if not config.option.browser:
+        config.option.browser = browsers.selected()
+    # Found now: Playwright's own Chromium is looked up before the tests' event loop starts.
+    config.browser_paths = {name: browsers.find(name) for name in config.option.browser}
+
+
+def missing(reason):
+    """A browser or server the tests need is not here: a skip locally, a failure under CI."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (.ci/run installs it)")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    path = find_chromium()
-    if path is None:
-        pytest.exit(HOW_TO_GET_ONE, returncode=1)
-    return {**browser_type_launch_args, "executable_path": path, "args": CHROMIUM_ARGS}
+def launched(playwright, pytestconfig):
+    """launched(name) -> that browser, started once for the whole session."""
+    started = {}
+
+    def launch(name):
+        if name not in started:
+            try:
+                options = browsers.launch_options(name, pytestconfig.browser_paths.get(name))
+            except browsers.Missing as error:
+                missing(str(error))
+            started[name] = getattr(playwright, name).launch(**options)
+        return started[name]
+
+    yield launch
+    for browser in started.values():
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def browser(browser_name, launched):
+    """The browser this run of the test is for (pytest-playwright parametrizes browser_name)."""
+    return launched(browser_name)
+
+
+@pytest.fixture(scope="session")
+def other_browser(browser_name, launched, pytestconfig):
+    """The browser this run of the test is not for: a test that opens one page in `browser` and
+    one in `other_browser` runs once with each first, so both cross both ways."""
+    other = OTHER[browser_name]
+    if other not in pytestconfig.option.browser:
+        pytest.skip(f"a mixed pair needs both browsers; this run has only {browser_name}")
+    return launched(other)
 
 
 @pytest.fixture(scope="session")
@@ -55,9 +90,7 @@ def shared_step4(tmp_path_factory):
     try:
         redis = redis_server.RedisServer()
     except FileNotFoundError:
-        if os.environ.get("CI"):
-            pytest.fail(f"{redis_server.HOW_TO_GET_ONE} (.ci/run installs it)")
-        pytest.skip(redis_server.HOW_TO_GET_ONE)
+        missing(redis_server.HOW_TO_GET_ONE)
     logs = tmp_path_factory.mktemp("shared-logs")
     processes = [Server(4, logs, REDIS_URL=redis.url) for _ in range(2)]
     yield processes
@@ -143,15 +176,21 @@ MEDIA_PROBES = """
 
 @pytest.fixture
 def new_page(browser):
-    """new_page(url) -> a page in a fresh browser context: one more user."""
+    """new_page(url, in_browser=None, init_script=None, route_socket=None, **context_options) ->
+    a page in a fresh browser context: one more user, in the test's browser unless `in_browser`
+    says otherwise. Scripts and routes are in place before the page loads; the probes above are
+    always there."""
     contexts = []
 
-    def open_page(url):
-        context = browser.new_context()
+    def open_page(url, in_browser=None, init_script=None, route_socket=None, **context_options):
+        context = (in_browser or browser).new_context(**context_options)
         contexts.append(context)
-        context.add_init_script(COUNT_PEER_CONNECTIONS)
-        context.add_init_script(MEDIA_PROBES)
+        for script in (COUNT_PEER_CONNECTIONS, MEDIA_PROBES, init_script):
+            if script:
+                context.add_init_script(script)
         page = context.new_page()
+        if route_socket:
+            page.route_web_socket("**/socket.io/**", route_socket)
         page.goto(url)
         return page
 

@@ -39,7 +39,9 @@ class Explainer:
         report = (yield).get_result()
         name = item.originalname
         if report.failed:
-            self.results[name] = (False, what_it_saw(call.excinfo))
+            params = item.callspec.params if hasattr(item, "callspec") else {}
+            browser = f"(in {params['browser_name']}) " if "browser_name" in params else ""
+            self.results[name] = (False, browser + what_it_saw(call.excinfo))
         elif report.when == "call" and name not in self.results:
             self.results[name] = (True, "")
 

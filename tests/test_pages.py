@@ -29,13 +29,15 @@ OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
 
 
 @pytest.fixture
-def phone(browser):
+def phone(browser, browser_name):
     """phone(url) -> a page in a fresh context with a phone's viewport, and the failed requests
     it made."""
     contexts = []
 
     def open_page(url):
-        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+        # Firefox has no mobile emulation in Playwright: the viewport and touch are what matter.
+        mobile = {"is_mobile": True} if browser_name == "chromium" else {}
+        context = browser.new_context(viewport=PHONE, has_touch=True, **mobile)
         contexts.append(context)
         context.add_init_script(COUNT_PEER_CONNECTIONS)
         context.add_init_script(MEDIA_PROBES)

@@ -1,4 +1,4 @@
-"""The command-line Python peer (common/peer.py, aiortc) in rooms with real Chromium pages.
+"""The command-line Python peer (common/peer.py, aiortc) in rooms with real browser pages.
 
 The peer runs as its own process, `python -m common.peer ... --echo`, the way a learner starts it:
 an independent WebRTC stack on the other end of the browsers' connections. The tests read what it
@@ -158,13 +158,13 @@ def test_step4_a_browser_and_the_python_peer_chat_both_ways(start_server, python
     py.expect_line("* Connection with Ann: connected")
     py.expect_line("* Chat channel with Ann is open.")
 
-    chat(ann, "hello from Chromium")
-    py.expect_line("Ann: hello from Chromium")
-    expect(received(ann)).to_have_text(["Py: echo: hello from Chromium"])
+    chat(ann, "hello from the browser")
+    py.expect_line("Ann: hello from the browser")
+    expect(received(ann)).to_have_text(["Py: echo: hello from the browser"])
 
     py.type("hello from the terminal")
     expect(received(ann)).to_have_text(
-        ["Py: echo: hello from Chromium", "Py: hello from the terminal"]
+        ["Py: echo: hello from the browser", "Py: hello from the terminal"]
     )
 
 

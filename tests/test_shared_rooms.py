@@ -1,5 +1,5 @@
 """Several signaling processes sharing their rooms through Redis (REDIS_URL): pages served by two
-different processes meet in one room, in real Chromium. The whole signaling contract also runs
+different processes meet in one room, in real browsers. The whole signaling contract also runs
 across the two processes (the "shared" cases of test_signaling_contract.py)."""
 
 import pytest

@@ -4,6 +4,7 @@ that vanish without a goodbye, and the cap on rooms."""
 import contextlib
 import json
 import time
+import urllib.request
 
 import pytest
 import websocket
@@ -12,6 +13,7 @@ from tests.server import Server, free_port
 from tests.signaling_client import TIMEOUT, Member
 
 FOREIGN = "http://evil.example"
+SIGNALS_IN_ONE_POST = 40
 
 
 def raw_socketio(url, origin=None, timeout=TIMEOUT, header=None):
@@ -134,3 +136,35 @@ def test_an_unreachable_redis_is_a_clear_error_at_start(tmp_path):
         Server(4, tmp_path, REDIS_URL=nowhere)
     with pytest.raises(RuntimeError, match="Step 6 runs as one process: unset REDIS_URL"):
         Server(6, tmp_path, REDIS_URL=nowhere)
+
+
+def polling(url, sid=None, body=None):
+    """One Engine.IO v4 long-polling request, as a page that has no WebSocket (yet) makes it."""
+    query = f"{url}/socket.io/?EIO=4&transport=polling" + (f"&sid={sid}" if sid else "")
+    request = urllib.request.Request(query, data=body and body.encode(), headers={"Origin": url})
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+        return response.read().decode()
+
+
+def test_a_burst_of_signals_in_one_long_polling_request_is_all_relayed(start_server, room):
+    # socket.io sends everything a page queued in one POST while it is on long-polling (as it
+    # is for a moment after each reconnect), and Firefox queues its offer and a dozen candidates
+    # at once. Engine.IO's default refused more than 16 packets per request: the offer was lost.
+    server = start_server(4)
+    bob = Member(server.url)
+    bob.join(room, "Bob")
+    sid = json.loads(polling(server.url).removeprefix("0"))["sid"]
+    polling(server.url, sid, "40")
+    assert polling(server.url, sid).startswith("40")
+    polling(server.url, sid, "420" + json.dumps(["join", {"room": room, "name": "Ann"}]))
+    assert '"ok":true' in polling(server.url, sid)
+    assert bob.next_event()[0] == "peer-joined"
+    candidate = {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}
+    burst = [
+        "42" + json.dumps(["signal", {"to": bob.id, "data": {"candidate": candidate}}])
+        for _ in range(SIGNALS_IN_ONE_POST)
+    ]
+    assert polling(server.url, sid, "\x1e".join(burst)) == "OK"
+    for _ in range(SIGNALS_IN_ONE_POST):
+        assert bob.next_event()[0] == "signal"
+    bob.close()

@@ -1,4 +1,4 @@
-"""Step 1 in real Chromium: two peer connections in one page, a data channel between them."""
+"""Step 1 in real browsers: two peer connections in one page, a data channel between them."""
 
 import pytest
 from playwright.sync_api import expect

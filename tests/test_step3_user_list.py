@@ -1,4 +1,4 @@
-"""Step 3 in real Chromium: a live user list, and private chats over one connection per pair."""
+"""Step 3 in real browsers: a live user list, and private chats over one connection per pair."""
 
 import pytest
 from playwright.sync_api import expect
@@ -43,10 +43,10 @@ def step3(start_server):
 
 @pytest.fixture
 def join(step3, room, new_page):
-    """join(name) -> a page that has joined the test's room under that name."""
+    """join(name, in_browser=None) -> a page that has joined the test's room under that name."""
 
-    def join_as(name, server=step3, query=""):
-        page = new_page(f"{server.url}/?room={room}{query}")
+    def join_as(name, server=step3, query="", in_browser=None):
+        page = new_page(f"{server.url}/?room={room}{query}", in_browser=in_browser)
         expect(page.locator("#signaling-state")).to_have_text("connected")
         expect(page.locator("#room")).to_have_value(room)
         page.fill("#name", name)
@@ -142,8 +142,11 @@ def test_private_messages_reach_only_their_peer_over_one_connection_per_pair(joi
 
 
 def test_two_users_opening_each_other_at_once_get_exactly_one_connection(join):
-    ann = joined(join("Ann"), "Ann")
-    bob = joined(join("Bob"), "Bob")
+    expect_crossing_offers_settle(joined(join("Ann"), "Ann"), joined(join("Bob"), "Bob"))
+
+
+def expect_crossing_offers_settle(ann, bob):
+    """Ann and Bob click each other at once: both offer, and they end with one connection."""
     expect(listed(ann)).to_have_text(["Bob"])
     for page in (ann, bob):
         page.evaluate(HOLD_SIGNALS)
@@ -286,3 +289,31 @@ def test_a_connection_that_cannot_come_up_is_restarted_then_given_up(join):
     expect(log.locator("li.error")).to_contain_text("make turn")
     expect(entry(ann, "Bob").locator(".connection-state")).to_have_text("failed")
     assert connections(ann) == 0
+
+
+def test_across_browsers_the_list_and_a_private_chat_work_until_one_leaves(join, other_browser):
+    # Run once with each browser first: Ann clicks first, so Ann's browser makes the offer.
+    ann = joined(join("Ann"), "Ann")
+    bob = joined(join("Bob", in_browser=other_browser), "Bob")
+    expect(listed(ann)).to_have_text(["Bob"])
+    expect(listed(bob)).to_have_text(["Ann"])
+
+    open_chat(ann, "Bob")
+    say(ann, "Bob", "hello across")
+    expect(pane(bob, "Ann").locator(".log li.received")).to_have_text(["Ann: hello across"])
+    open_chat(bob, "Ann")
+    say(bob, "Ann", "and back")
+    expect(pane(ann, "Bob").locator(".log li.received")).to_have_text(["Bob: and back"])
+    expect_connected(ann, "Bob")
+    expect_connected(bob, "Ann")
+
+    bob.click("#leave")
+    expect(ann.locator("#users li")).to_have_count(0)
+    expect(pane(ann, "Bob").locator(".log li.notice").last).to_have_text("Bob left.")
+    assert connections(ann) == 0
+
+
+def test_across_browsers_crossing_offers_end_in_one_connection(join, other_browser):
+    expect_crossing_offers_settle(
+        joined(join("Ann"), "Ann"), joined(join("Bob", in_browser=other_browser), "Bob")
+    )

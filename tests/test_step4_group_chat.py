@@ -1,10 +1,9 @@
-"""Step 4 in real Chromium: a group chat where every user connects to every other (a full mesh)."""
+"""Step 4 in real browsers: a group chat where every user connects to every other (a full mesh)."""
 
 import pytest
 from playwright.sync_api import expect
 
 from step4_group_chat import server as step4_server
-from tests.conftest import COUNT_PEER_CONNECTIONS
 
 HOSTILE = "<img src=x onerror=pwned=1>"
 
@@ -16,10 +15,11 @@ def step4(start_server):
 
 @pytest.fixture
 def join(step4, room, new_page):
-    """join(name) -> a page that has asked to join the test's room under that name."""
+    """join(name, in_browser=None) -> a page that has asked to join the test's room under that
+    name."""
 
-    def join_as(name):
-        page = new_page(f"{step4.url}/?room={room}")
+    def join_as(name, in_browser=None):
+        page = new_page(f"{step4.url}/?room={room}", in_browser=in_browser)
         expect(page.locator("#signaling-state")).to_have_text("connected")
         page.fill("#name", name)
         page.click("#join")
@@ -232,18 +232,14 @@ class CutSocket:
 
 
 @pytest.mark.browser
-def test_a_page_cut_off_from_signaling_comes_back_and_the_mesh_heals(browser, own_server, room):
+def test_a_page_cut_off_from_signaling_comes_back_and_the_mesh_heals(new_page, own_server, room):
     # A short ping, so that the server notices the cut page within seconds.
     server = own_server(4, PING_INTERVAL=1, PING_TIMEOUT=1)
     cut = CutSocket()
     pages = {}
     for name in ("Ann", "Bob", "Cat"):
-        context = browser.new_context()
-        context.add_init_script(COUNT_PEER_CONNECTIONS)
-        page = context.new_page()
-        if name == "Cat":
-            page.route_web_socket("**/socket.io/**", cut.route)
-        page.goto(f"{server.url}/?room={room}")
+        route = cut.route if name == "Cat" else None
+        page = new_page(f"{server.url}/?room={room}", route_socket=route)
         expect(page.locator("#signaling-state")).to_have_text("connected")
         page.fill("#name", name)
         page.click("#join")
@@ -267,3 +263,22 @@ def test_a_page_cut_off_from_signaling_comes_back_and_the_mesh_heals(browser, ow
     expect_received(pages["Cat"], "Ann: welcome back")
     for page in pages.values():
         page.context.close()
+
+
+@pytest.mark.browser
+def test_across_browsers_a_mixed_mesh_chats_and_drops_a_leaver(join, other_browser):
+    # Each newcomer calls everyone there: Bob (the other browser) calls Ann, Cat calls Ann and
+    # Bob, so offers cross between the browsers both ways in each run.
+    users = {"Ann": join("Ann"), "Bob": join("Bob", in_browser=other_browser), "Cat": join("Cat")}
+    for page in users.values():
+        expect_mesh(page, 2)
+    for sender, page in users.items():
+        chat(page, f"hi from {sender}")
+        for receiver, other in users.items():
+            if receiver != sender:
+                expect_received(other, f"{sender}: hi from {sender}")
+
+    users["Bob"].click("#leave")
+    for name in ("Ann", "Cat"):
+        expect_mesh(users[name], 1)
+        expect(users[name].locator("#log")).to_contain_text("Bob left")

@@ -1,4 +1,4 @@
-"""Step 5 in real Chromium with the fake camera: a video mesh, mute and camera toggles,
+"""Step 5 in real browsers with the fake camera: a video mesh, mute and camera toggles,
 renegotiation, colliding offers, a refused camera and the room cap.
 
 "Seeing someone" is proved the way a person would notice it: their tile's <video> has a size,
@@ -10,7 +10,6 @@ import pytest
 from playwright.sync_api import expect
 
 from step5_video.server import ROOM_CAPACITY
-from tests.conftest import COUNT_PEER_CONNECTIONS, MEDIA_PROBES
 from tests.signaling_client import Member
 
 pytestmark = pytest.mark.browser
@@ -30,7 +29,7 @@ RISING = """(() => {
   };
 })()"""
 
-# A user who refuses permission: getUserMedia rejects as Chromium does when the user says no.
+# A user who refuses permission: getUserMedia rejects as browsers do when the user says no.
 REFUSE_MEDIA = """(() => {
   const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
   navigator.mediaDevices.getUserMedia = (constraints) => (%s) ?
@@ -47,32 +46,26 @@ def step5(start_server):
 
 
 @pytest.fixture
-def user(browser, step5, room):
-    """user(name, camera=True, init_script=None, route_socket=None, server=step5) -> a page that
-    has asked to join the test's room. Its context is made here, so scripts and routes are in
-    place before the page loads."""
-    contexts = []
+def user(new_page, step5, room):
+    """user(name, camera=True, init_script=None, route_socket=None, server=step5, in_browser=None)
+    -> a page that has asked to join the test's room."""
 
-    def open_user(name, camera=True, init_script=None, route_socket=None, server=step5):
-        context = browser.new_context()
-        contexts.append(context)
-        context.add_init_script(COUNT_PEER_CONNECTIONS)
-        context.add_init_script(MEDIA_PROBES)
-        if init_script:
-            context.add_init_script(init_script)
-        page = context.new_page()
-        if route_socket:
-            page.route_web_socket("**/socket.io/**", route_socket)
-        page.goto(f"{server.url}/?room={room}")
+    def open_user(
+        name, camera=True, init_script=None, route_socket=None, server=step5, in_browser=None
+    ):
+        page = new_page(
+            f"{server.url}/?room={room}",
+            in_browser=in_browser,
+            init_script=init_script,
+            route_socket=route_socket,
+        )
         expect(page.locator("#signaling-state")).to_have_text("connected")
         page.fill("#name", name)
         page.set_checked("#camera-on-join", camera)
         page.click("#join")
         return page
 
-    yield open_user
-    for context in contexts:
-        context.close()
+    return open_user
 
 
 def tile(page, name):
@@ -302,3 +295,28 @@ def test_a_call_survives_a_signaling_restart(user, own_server):
         for other in others:
             expect_video_from(page, other)
     assert ann.evaluate("openPeerConnections().length") == 2
+
+
+def test_across_browsers_video_sound_toggles_and_a_late_camera_cross_both_ways(user, other_browser):
+    # Run once with each browser first. Bob, in the other browser, is the newcomer and calls;
+    # his late camera makes him offer again.
+    ann = user("Ann")
+    bob = user("Bob", camera=False, in_browser=other_browser)
+    expect_video_from(bob, "Ann")
+    expect_rising(bob, "audioPacketsFrom", "Ann")
+    expect(status(ann, "Bob")).to_have_text("camera off", timeout=CONNECT_TIMEOUT)
+
+    bob.click("#camera-toggle")
+    expect(status(ann, "Bob")).to_have_text("")
+    expect_video_from(ann, "Bob")
+    expect_rising(ann, "audioPacketsFrom", "Bob")
+
+    ann.click("#mic-toggle")
+    expect(status(bob, "Ann")).to_have_text("muted")
+    ann.click("#camera-toggle")
+    expect(status(bob, "Ann")).to_have_text("muted · camera off")
+    expect(tile(bob, "Ann").locator("video")).to_be_hidden()
+
+    bob.click("#leave")
+    expect(tile(ann, "Bob")).to_have_count(0)
+    assert ann.evaluate("openPeerConnections().length") == 0

@@ -25,8 +25,8 @@ def step6(start_server):
     return start_server(6)
 
 
-def open_page(new_page, server, room, name):
-    page = new_page(f"{server.url}/?room={room}")
+def open_page(new_page, server, room, name, in_browser=None):
+    page = new_page(f"{server.url}/?room={room}", in_browser=in_browser)
     expect(page.locator("#signaling-state")).to_have_text("connected")
     page.fill("#name", name)
     page.click("#join")
@@ -319,3 +319,18 @@ def test_overlong_and_blank_messages_are_refused_in_the_page_as_in_the_other_ste
     chat(ann, "y" * 2000)
     expect(bob.locator("#log li.received")).to_have_text(["Ann: " + "y" * 2000])
     expect(ann.locator("#log li.sent")).to_have_text(["You: " + "y" * 2000])
+
+
+@pytest.mark.browser
+def test_across_browsers_both_see_and_hear_each_other_through_the_server(
+    step6, room, new_page, other_browser
+):
+    ann = open_page(new_page, step6, room, "Ann")
+    bob = open_page(new_page, step6, room, "Bob", in_browser=other_browser)
+    for page, other in ((ann, "Bob"), (bob, "Ann")):
+        expect_one_connection(page, 2)
+        expect_video_from(page, other)
+    chat(bob, "hello across")
+    expect(ann.locator("#log")).to_contain_text("Bob: hello across")
+    chat(ann, "and back")
+    expect(bob.locator("#log")).to_contain_text("Ann: and back")

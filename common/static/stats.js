@@ -115,8 +115,16 @@ function describeCandidate(candidate) {
   const protocol = candidate.relayProtocol;
   const via = protocol ? ` (to the TURN server over ${protocol})` : '';
   const address = candidate.address || candidate.ip || '(hidden)';
-  return `${candidate.candidateType} ${address}:${candidate.port} ${candidate.protocol}${via}`;
+  const type = candidate.candidateType;
+  return `${type} ${address}:${candidate.port} ${candidate.protocol}${via}${TYPE_NOTES[type] ?? ''}`;
 }
+
+// Firefox often labels the other side's address prflx where Chromium says host: a connectivity
+// check came from it before the candidate naming it arrived (or that candidate was an mDNS name).
+// Same address, another label; the note says so.
+const TYPE_NOTES = {
+  prflx: ' (peer reflexive: learned from a connectivity check, not from a candidate)',
+};
 
 function describeVideo(stat) {
   const size = stat.frameWidth ? `${stat.frameWidth}x${stat.frameHeight}` : 'no frames yet';

@@ -1,0 +1,141 @@
+"""Finds the browsers the browser tests drive, and says how to launch each.
+
+- Chromium: the CHROMIUM environment variable; Playwright's own Chromium; a system Chromium.
+- Firefox: the FIREFOX environment variable; a system Firefox (Debian's firefox-esr). Playwright
+  drives a stock Firefox over WebDriver BiDi (the "moz-firefox" channel), so no patched build is
+  needed.
+
+BROWSERS=chromium or BROWSERS=firefox runs one of them; by default the tests run in both.
+`python -m tests.browsers --install` (run by `make test`) also tries `playwright install chromium`
+first, and says which browsers the tests will use and how to get a missing one.
+"""
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+
+from playwright.sync_api import sync_playwright
+
+NAMES = ("chromium", "firefox")
+SYSTEM_BINARIES = {
+    "chromium": ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"),
+    "firefox": ("firefox-esr", "firefox"),
+}
+HOW_TO_GET = {
+    "chromium": "sudo apt-get install chromium, or .venv/bin/playwright install chromium "
+    "(needs internet access), or export CHROMIUM=/path/to/chrome",
+    "firefox": "sudo apt-get install firefox-esr, or export FIREFOX=/path/to/firefox",
+}
+
+CHROMIUM_ARGS = [
+    # A fake camera and microphone, granted without a prompt. Granting media also keeps host
+    # candidates as real addresses instead of mDNS .local names.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    # On a machine whose only interface is loopback, peers must be allowed to use it.
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+
+# The same as CHROMIUM_ARGS, in Firefox's terms. Playwright's grant_permissions does not work
+# over WebDriver BiDi, so permissions are granted by default instead.
+FIREFOX_PREFS = {
+    "media.navigator.streams.fake": True,
+    "media.navigator.permission.disabled": True,
+    "permissions.default.camera": 1,
+    "permissions.default.microphone": 1,
+    "media.peerconnection.ice.loopback": True,
+    "media.peerconnection.ice.obfuscate_host_addresses": False,
+    # One content process per tab rather than per site and tab: about 15 % less CPU per page
+    # on a 2-core machine, and nothing the tests check depends on it.
+    "fission.autostart": False,
+}
+# Without it, Firefox keeps asking Mozilla's settings server for updates: tests stay offline.
+FIREFOX_ENV = {"MOZ_REMOTE_SETTINGS_DEVTOOLS": "1"}
+
+
+class Missing(Exception):
+    """A browser the tests were asked for is not on this machine."""
+
+    def __init__(self, name):
+        super().__init__(f"No {name} for the browser tests: {HOW_TO_GET[name]}.")
+
+
+def selected():
+    """The browsers BROWSERS names (comma-separated), or all of them."""
+    names = [n.strip() for n in os.environ.get("BROWSERS", ",".join(NAMES)).split(",") if n.strip()]
+    unknown = sorted(set(names) - set(NAMES))
+    if unknown or not names:
+        raise SystemExit(f"BROWSERS={os.environ['BROWSERS']}: use chromium, firefox or both.")
+    return names
+
+
+def playwright_chromium():
+    with sync_playwright() as playwright:
+        path = playwright.chromium.executable_path
+    return path if os.path.isfile(path) else None
+
+
+def system_binary(name):
+    for binary in SYSTEM_BINARIES[name]:
+        path = shutil.which(binary)
+        if path:
+            return path
+    return None
+
+
+def find(name, install=False):
+    """The path of the browser `name` to use, or None when there is none.
+
+    With `install`, Playwright's own Chromium is downloaded first when it is missing.
+    """
+    override = os.environ.get(name.upper())
+    if override:
+        if not os.path.isfile(override):
+            raise SystemExit(f"{name.upper()}={override} is not a file.")
+        return override
+    if name == "firefox":
+        return system_binary(name)
+    if install and not playwright_chromium():
+        install_playwright_chromium()
+    return playwright_chromium() or system_binary(name)
+
+
+def launch_options(name, path):
+    """Playwright launch() options for the browser `name` at `path`: fake media, loopback allowed.
+    Raises Missing when `path` is None."""
+    if path is None:
+        raise Missing(name)
+    if name == "chromium":
+        return {"executable_path": path, "args": CHROMIUM_ARGS}
+    return {
+        "executable_path": path,
+        "channel": "moz-firefox",
+        "firefox_user_prefs": FIREFOX_PREFS,
+        "env": {**os.environ, **FIREFOX_ENV},
+    }
+
+
+def install_playwright_chromium():
+    """Tries Playwright's own download; without internet access it fails within seconds."""
+    command = [sys.executable, "-m", "playwright", "install", "chromium"]
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        subprocess.run(command, capture_output=True, timeout=300, check=False)
+
+
+def main():
+    install = "--install" in sys.argv[1:]
+    found = {name: find(name, install=install) for name in selected()}
+    for name, path in found.items():
+        if path:
+            print(f"Browser tests will use {path} for {name}.")
+        else:
+            print(f"No {name}: its tests will be skipped. To get one: {HOW_TO_GET[name]}.")
+    if not any(found.values()):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
