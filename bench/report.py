@@ -160,7 +160,7 @@ def suite(data):
     ]
     one, both = (statistics.median(r["wall_s"] for r in runs) for runs in data["suites"].values())
     lines = [
-        f"Measured {measured(data['machine'])}; one run after the other, alternated. Both browsers "
+        f"Suites {measured(data['machine'])}; one run after the other, alternated. Both browsers "
         f"take {both / one:.2f} times as long as Chromium alone (medians).",
         "",
         *table(header, rows),
