@@ -66,6 +66,16 @@ def expect_video_from(page, name):
     )
 
 
+def expect_sound_from(page, name):
+    """Sound packets from `name` keep arriving at the page (through the server)."""
+    before = page.evaluate("name => audioPacketsFrom(name)", name)
+    page.wait_for_function(
+        "async ([name, before]) => (await audioPacketsFrom(name)) >= before + 5",
+        arg=[name, before],
+        polling=100,
+    )
+
+
 def server_stats(page):
     return page.evaluate("fetch('/server-peer/stats').then((response) => response.json())")
 
@@ -330,6 +340,7 @@ def test_across_browsers_both_see_and_hear_each_other_through_the_server(
     for page, other in ((ann, "Bob"), (bob, "Ann")):
         expect_one_connection(page, 2)
         expect_video_from(page, other)
+        expect_sound_from(page, other)
     chat(bob, "hello across")
     expect(ann.locator("#log")).to_contain_text("Bob: hello across")
     chat(ann, "and back")
