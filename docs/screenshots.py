@@ -13,8 +13,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from tests.chromium import find_chromium
-from tests.conftest import CHROMIUM_ARGS
+from tests import browsers
 from tests.server import Server
 
 IMAGES = Path(__file__).resolve().parent / "images"
@@ -221,9 +220,10 @@ def main(argv):
     chosen = {int(a) for a in argv} or {step for _, step, _ in SHOTS}
     IMAGES.mkdir(exist_ok=True)
     expect.set_options(timeout=TIMEOUT_MS)
-    chromium = find_chromium()  # before sync_playwright(): it starts one of its own
+    # Found before sync_playwright(): looking up Playwright's own Chromium starts one of its own.
+    options = browsers.launch_options("chromium", browsers.find("chromium"))
     with tempfile.TemporaryDirectory() as logs, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(**options)
         for name, step, shoot in SHOTS:
             if step not in chosen:
                 continue
