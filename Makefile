@@ -21,7 +21,8 @@ BROWSER_STAMP := $(VENV)/.browsers
 run: $(RUN_STAMP) $(JS_STAMP)
 	@STEP='$(STEP)' PORT='$(PORT)' HOST='$(HOST)' $(PY) -m common.run
 
-# Every test; STEP=N make test: only step N's (tests/test_stepN_*.py).
+# Every test, in Chromium and Firefox; STEP=N make test: only step N's (tests/test_stepN_*.py);
+# BROWSERS=chromium (or firefox) make test: one browser.
 test: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest $(if $(STEP_GIVEN),$(or $(wildcard tests/test_step$(STEP)_*.py),$(error No tests for STEP=$(STEP): the steps are 1 to 6))) $(PYTEST_ARGS)
 
