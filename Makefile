@@ -4,6 +4,7 @@
 
 # Set when the command line or the environment gives STEP: then `make test` runs that step's tests.
 STEP_GIVEN := $(STEP)
+STEP_NUMBERS := $(shell ls -d step*_*/ 2>/dev/null | sed -E 's/^step([0-9]+)_.*/\1/' | sort -n | tr '\n' ' ')
 STEP ?= 1
 PORT ?= 8080
 HOST ?= 127.0.0.1
@@ -24,7 +25,7 @@ run: $(RUN_STAMP) $(JS_STAMP)
 # Every test, in Chromium and Firefox; STEP=N make test: only step N's (tests/test_stepN_*.py);
 # BROWSERS=chromium (or firefox) make test: one browser.
 test: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
-	$(PY) -m pytest $(if $(STEP_GIVEN),$(or $(wildcard tests/test_step$(STEP)_*.py),$(error No tests for STEP=$(STEP): the steps are 1 to 6))) $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(STEP_GIVEN),$(or $(wildcard tests/test_step$(STEP)_*.py),$(error No tests for STEP=$(STEP): the steps are $(strip $(STEP_NUMBERS))))) $(PYTEST_ARGS)
 
 # Type along (common/work.py): STEP=N make work makes work/<step folder>/ to type step N into,
 # STEP=N make run serves it, STEP=N make check runs step N's own tests against it.

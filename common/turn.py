@@ -1,4 +1,5 @@
-"""`make turn`: a local TURN server (coturn) with a fresh shared secret, for trying relayed calls.
+"""`make turn`: a local TURN server (coturn) with a fresh shared secret, for trying relayed calls
+(step 7 is their lesson). coturn answers STUN requests on the same port.
 
     make turn                      # on 127.0.0.1:3478, then run a step with the printed settings
     HOST=0.0.0.0 make turn         # for the machines of a workshop network
@@ -61,10 +62,12 @@ def main(argv=None):
     urls = ",".join(
         f"turn:{h}:{args.port}?transport=udp,turn:{h}:{args.port}?transport=tcp" for h in hosts
     )
+    stun = ",".join(f"stun:{h}:{args.port}" for h in hosts)
     print(
         f"\n  TURN server on {args.host}:{args.port}. In another terminal, run a step with it:\n\n"
-        f"    TURN_URLS='{urls}' TURN_SECRET='{secret}' STEP=2 make run\n\n"
-        "  and add ?relay=1 to the page's URL to allow relayed candidates only.\n"
+        f"    TURN_URLS='{urls}' TURN_SECRET='{secret}' STUN_URLS='{stun}' STEP=7 make run\n\n"
+        "  (step 7 is the lesson; any other step works too). Tick 'Relayed candidates only', or\n"
+        "  add ?relay=1 to the page's URL, to allow relayed candidates only.\n"
         "  Stop with Ctrl+C.\n",
         flush=True,
     )

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests import browsers, redis_server
+from tests import browsers, coturn, redis_server
 from tests.server import Server
 
 # The other half of a mixed pair (see `other_browser`).
@@ -97,6 +97,17 @@ def shared_step4(tmp_path_factory):
     for process in processes:
         process.stop()
     redis.stop()
+
+
+@pytest.fixture(scope="session")
+def turn_server(tmp_path_factory):
+    """A coturn of the tests' own (tests/coturn.py), with the secret `coturn.SECRET`."""
+    try:
+        server = coturn.Coturn(tmp_path_factory.mktemp("coturn") / "turnserver.log")
+    except FileNotFoundError:
+        missing(coturn.HOW_TO_GET_ONE)
+    yield server
+    server.stop()
 
 
 @pytest.fixture

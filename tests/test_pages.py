@@ -11,7 +11,9 @@ from tests.conftest import COUNT_PEER_CONNECTIONS, MEDIA_PROBES
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
-STEPS = [1, 2, 3, 4, 5, 6]
+STEPS = [1, 2, 3, 4, 5, 6, 7]
+# The steps whose page is a video call once two have joined.
+VIDEO_STEPS = {5, 6}
 # The controls a learner must reach on each step's page, before and after joining.
 CONTROLS = {
     1: ["#start", "#hangup", "#input-a", "#send-a", "#input-b", "#send-b"],
@@ -20,10 +22,12 @@ CONTROLS = {
     4: ["#name", "#room", "#join", "#leave", "#message", "#send"],
     5: ["#name", "#room", "#join", "#leave", "#mic-toggle", "#camera-toggle", "#local-video"],
     6: ["#name", "#room", "#join", "#leave", "#mic-toggle", "#camera-toggle", "#message"],
+    7: ["#name", "#room", "#relay-only", "#join", "#leave", "#message", "#send"],
 }
 # And once two people are in the room.
 JOINED_CONTROLS = {
-    3: ["#users li button", ".chat:not([hidden]) .message", ".chat:not([hidden]) .send"]
+    3: ["#users li button", ".chat:not([hidden]) .message", ".chat:not([hidden]) .send"],
+    7: ["#candidates tbody tr:first-child"],
 }
 OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
 
@@ -98,7 +102,7 @@ def test_every_page_fits_a_phone_before_and_after_joining(start_server, phone, r
     if step == 3:
         page.locator('#users li[data-peer-name="Bob"] button').click()
         expect(page.locator('.chat[data-peer-name="Bob"] .send')).to_be_enabled()
-    elif step >= 5:
+    elif step in VIDEO_STEPS:
         expect(page.locator(".remote-tile video")).to_have_count(1)
         page.wait_for_function("document.querySelector('.remote-tile video').videoWidth > 0")
     else:

@@ -1,77 +1,18 @@
 """Relayed calls through a real coturn: two relay-only pages connect through it, and a wrong
 secret makes ICE fail visibly."""
 
-import shutil
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 from playwright.sync_api import expect
 
-from common.turn import SCTP_MISSING, run_quietly, turnserver_command
-from tests.conftest import missing
+from common.turn import SCTP_MISSING, run_quietly
+from tests.coturn import SECRET, expect_relayed_both_ways, wait_for_port
 from tests.server import ROOT, free_port
 
 pytestmark = pytest.mark.browser
-SECRET = "test-secret-for-coturn"
-
-RELAY_PORTS = (51000, 51200)
-# The chosen pair: [local type, remote type, remote port].
-SELECTED_PAIR = """
-async () => {
-  const stats = await openPeerConnections()[0].getStats();
-  const transport = [...stats.values()].find((s) => s.type === 'transport');
-  // Firefox has no transport stats: it marks the chosen pair itself.
-  const pair = transport ? stats.get(transport.selectedCandidatePairId)
-    : [...stats.values()].find((s) => s.type === 'candidate-pair' && s.selected);
-  const remote = stats.get(pair.remoteCandidateId);
-  return [stats.get(pair.localCandidateId).candidateType, remote.candidateType, remote.port];
-}
-"""
-
-
-def expect_relayed_both_ways(page):
-    """The page sends from its relay, to the other side's relay: both ends are coturn ports.
-    Firefox may label the remote end prflx (its check arrived before its candidate did)."""
-    local, remote, port = page.evaluate(SELECTED_PAIR)
-    assert local == "relay"
-    assert remote in ("relay", "prflx") and RELAY_PORTS[0] <= port <= RELAY_PORTS[1], (remote, port)
-
-
-@pytest.fixture(scope="module")
-def coturn(tmp_path_factory):
-    binary = shutil.which("turnserver")
-    if binary is None:
-        missing("coturn is not installed: apt-get install coturn to run the TURN tests")
-    port = free_port()
-    log = tmp_path_factory.mktemp("coturn") / "turnserver.log"
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            turnserver_command(binary, SECRET, "127.0.0.1", port, RELAY_PORTS),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    wait_for_port(port, process, log)
-    yield f"turn:127.0.0.1:{port}?transport=udp"
-    process.terminate()
-    process.wait(timeout=10)
-
-
-def wait_for_port(port, process, log, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            try:  # a moment for coturn to open its port, noticing an early exit
-                process.wait(timeout=0.1)
-                pytest.fail(f"coturn exited:\n{log.read_text()}")
-            except subprocess.TimeoutExpired:
-                pass
-    pytest.fail(f"coturn did not listen on {port}:\n{log.read_text()}")
 
 
 def join_relay_only(new_page, server, room, name, extra=""):
@@ -82,8 +23,8 @@ def join_relay_only(new_page, server, room, name, extra=""):
     return page
 
 
-def test_relay_only_pages_connect_through_coturn(coturn, start_server, new_page, room):
-    server = start_server(2, TURN_URLS=coturn, TURN_SECRET=SECRET)
+def test_relay_only_pages_connect_through_coturn(turn_server, start_server, new_page, room):
+    server = start_server(2, TURN_URLS=turn_server.url(), TURN_SECRET=SECRET)
     ann = join_relay_only(new_page, server, room, "Ann")
     bob = join_relay_only(new_page, server, room, "Bob")
     for page in (ann, bob):
@@ -98,8 +39,8 @@ def test_relay_only_pages_connect_through_coturn(coturn, start_server, new_page,
     expect(bob.locator("#log")).to_contain_text("Ann: through the relay")
 
 
-def test_a_wrong_secret_makes_ice_fail_visibly(coturn, start_server, new_page, room):
-    server = start_server(2, TURN_URLS=coturn, TURN_SECRET="not-the-secret")
+def test_a_wrong_secret_makes_ice_fail_visibly(turn_server, start_server, new_page, room):
+    server = start_server(2, TURN_URLS=turn_server.url(), TURN_SECRET="not-the-secret")
     pages = [
         join_relay_only(new_page, server, room, name, "&iceTimeout=2000") for name in ("Ann", "Bob")
     ]
@@ -108,7 +49,7 @@ def test_a_wrong_secret_makes_ice_fail_visibly(coturn, start_server, new_page, r
         expect(page.locator("#connection-state")).not_to_have_text("connected")
 
 
-def test_make_turn_shows_the_settings_and_not_the_sctp_noise(coturn, tmp_path):
+def test_make_turn_shows_the_settings_and_not_the_sctp_noise(turn_server, tmp_path):
     port = free_port()
     log = tmp_path / "make-turn.log"
     with open(log, "w") as output:

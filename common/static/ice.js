@@ -53,10 +53,10 @@ function superviseConnection(pc, {restart, giveUp}) {
 }
 
 // What to tell a learner whose connection never came up, given the ICE servers it had.
-function iceFailureAdvice(iceServers) {
+function iceFailureAdvice(iceServers, relayOnly = RELAY_ONLY) {
   const urls = iceServers.flatMap((server) => [server.urls].flat());
   const hasTurn = urls.some((url) => /^turns?:/.test(url));
-  if (RELAY_ONLY && !hasTurn) {
+  if (relayOnly && !hasTurn) {
     return 'This page allows relayed candidates only (?relay=1), and the server hands out no ' +
       'TURN server: start one with `make turn` and run the step with the settings it prints, ' +
       'or drop ?relay=1. See docs/troubleshooting.md.';

@@ -1,0 +1,348 @@
+'use strict';
+
+// Step 2's call, across networks. The signaling server now hands out ICE servers: STUN, to learn
+// the address a NAT gives us, and TURN, to relay when no direct path exists, with credentials of
+// our own. The page shows every candidate as ICE finds it and the pair it chose, and can allow
+// relayed candidates only.
+
+const chatLog = document.querySelector('#log');
+const peerLabel = document.querySelector('#peer-name');
+const connectionState = document.querySelector('#connection-state');
+const sendForm = document.querySelector('#send-form');
+const messageInput = document.querySelector('#message');
+const sendButton = document.querySelector('#send');
+const statsPanels = document.querySelector('#stats');
+const relayOnlyBox = document.querySelector('#relay-only');
+const gatheringState = document.querySelector('#gathering-state');
+const chosenPair = document.querySelector('#chosen-pair');
+const candidateRows = document.querySelector('#candidates tbody');
+
+// What each candidate type is, as the table explains it.
+const CANDIDATE_TYPES = {
+  host: 'an address of the machine itself',
+  srflx: 'our address as a STUN server saw it: the public side of our NAT',
+  prflx: 'learned from a connectivity check, not from a candidate',
+  relay: 'an address on the TURN server, which relays for us',
+};
+
+const signaling = new Signaling();
+
+// The other members of the room, by member id: {id, name, connection, channel, ...}. A step 2
+// room holds two people, so there is at most one; later steps keep the same map with more.
+const peers = new Map();
+let iceServers = [];
+
+setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint: 'A step 7 room is for two.'});
+relayOnlyBox.checked = RELAY_ONLY; // ?relay=1 ticks it
+sendForm.onsubmit = (event) => {
+  event.preventDefault();
+  sendMessage();
+};
+
+signaling.on('peer-joined', onPeerJoined);
+signaling.on('peer-left', onPeerLeft);
+signaling.on('signal', onSignal);
+// After a server restart the page rejoins by itself (common/static/signaling.js). Anyone who
+// came in meanwhile is in this ack's peers, as in our first one.
+signaling.on('rejoined', onJoined);
+
+async function join(room, name) {
+  const ack = await signaling.join(room, name);
+  appendLine(chatLog, `You joined room ${room} as ${name}.`, 'notice');
+  if (ack.peers.length === 0) {
+    appendLine(chatLog, 'Waiting for someone to join this room…', 'notice');
+  }
+  onJoined(ack);
+}
+
+// The ack lists the members already here, and the ICE servers to use (none on a LAN).
+function onJoined(ack) {
+  iceServers = ack.iceServers;
+  showIceServers(iceServers);
+  // We are the newcomer: only we know, right now, that there is someone to call.
+  ack.peers.map(addPeer).forEach(call);
+}
+
+// The member who was here first waits for the newcomer's offer.
+function onPeerJoined(member) {
+  const peer = addPeer(member);
+  appendLine(peer.log, `${peer.name} joined; waiting for their offer.`, 'notice');
+}
+
+// The TURN credentials are our own, made by the server from a secret only it and the TURN server
+// know (common/ice.py). The username says until when they are valid: "<Unix time>:<member id>".
+function showIceServers(servers) {
+  if (servers.length === 0) {
+    appendLine(chatLog, 'No STUN or TURN server: host candidates only (enough on one network).',
+      'notice');
+  }
+  for (const server of servers) {
+    const until = server.username ? `, credentials valid until ${expiryOf(server)}` : '';
+    appendLine(chatLog, `ICE server: ${[server.urls].flat().join(', ')}${until}.`, 'notice');
+  }
+}
+
+function expiryOf(server) {
+  return new Date(Number(server.username.split(':')[0]) * 1000).toLocaleTimeString();
+}
+
+function addPeer({id, name}) {
+  const peer = {id, name, connection: null, channel: null, caller: false, errors: new Set()};
+  // Where this page shows what happens with this peer: one log and one badge, in this step.
+  peer.log = chatLog;
+  peer.badge = connectionState;
+  peers.set(id, peer);
+  showBadge(peerLabel, name);
+  return peer;
+}
+
+function call(peer) {
+  peer.caller = true;
+  peer.connection ??= createConnection(peer); // its data channel fires negotiationneeded
+}
+
+function createConnection(peer) {
+  // 'relay' keeps only the TURN server's candidates: the call then goes as it would between two
+  // networks that let nothing else through.
+  const iceTransportPolicy = relayOnlyBox.checked ? 'relay' : 'all';
+  const pc = new RTCPeerConnection({iceServers, iceTransportPolicy});
+  pc.onicecandidate = ({candidate}) => onLocalCandidate(peer, candidate);
+  pc.onicecandidateerror = (event) => onCandidateError(peer, event);
+  pc.onicegatheringstatechange = () => showBadge(gatheringState, pc.iceGatheringState);
+  pc.onnegotiationneeded = () => negotiate(peer);
+  pc.onconnectionstatechange = () => onConnectionStateChange(peer);
+  // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
+  // one side announcing it to the other: it is there as soon as the connection is.
+  setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
+  superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUp(peer)});
+  watchStats(pc, statsPanels, peer.name);
+  showBadge(peer.badge, pc.connectionState);
+  candidateRows.replaceChildren();
+  showBadge(chosenPair, 'none yet');
+  return pc;
+}
+
+// Fired when the connection has something new to agree on: here, the data channel. With no
+// argument, setLocalDescription() creates the offer and applies it.
+async function negotiate(peer) {
+  const pc = peer.connection;
+  try {
+    await pc.setLocalDescription();
+    appendLine(peer.log, `Sent an offer to ${peer.name}.`, 'notice');
+    await sendSignal(peer, {description: pc.localDescription});
+  } catch (error) {
+    appendLine(peer.log, `Could not make an offer to ${peer.name}: ${error.message}`, 'error');
+  }
+}
+
+// Signals arrive on the one socket; `from` says which peer they come from.
+async function onSignal({from, data}) {
+  const peer = peers.get(from);
+  if (!peer || (!peer.connection && data.description?.type !== 'offer')) {
+    return; // not a member of our room (any more), or late news of a connection we closed
+  }
+  peer.connection ??= createConnection(peer); // the newcomer's offer: we answer it
+  try {
+    if (data.description) {
+      await onDescription(peer, data.description);
+    } else if (data.candidate) {
+      await onCandidate(peer, data.candidate);
+    }
+  } catch (error) {
+    appendLine(peer.log, `Signaling error with ${peer.name}: ${error.message}`, 'error');
+  }
+}
+
+async function onDescription(peer, description) {
+  const pc = peer.connection;
+  await pc.setRemoteDescription(description);
+  if (description.type === 'offer') {
+    await pc.setLocalDescription(); // creates the answer
+    appendLine(peer.log, `Answered ${peer.name}'s offer.`, 'notice');
+    await sendSignal(peer, {description: pc.localDescription});
+  }
+}
+
+async function onCandidate(peer, candidate) {
+  await peer.connection.addIceCandidate(candidate);
+  if (candidate.candidate) {
+    showCandidate('theirs', new RTCIceCandidate(candidate));
+  }
+  if (peer.connection.connectionState === 'connected') {
+    showChosenPair(peer); // a pair chosen before this candidate arrived called it prflx
+  }
+}
+
+// Each of our candidates as ICE finds it, shown, then sent at once (trickle ICE). The last one is
+// null (after an empty one, in Firefox): the end of gathering, which goes to the other side too.
+function onLocalCandidate(peer, candidate) {
+  if (candidate?.candidate) {
+    showCandidate('ours', candidate);
+  }
+  if (candidate) {
+    sendSignal(peer, {candidate});
+  }
+}
+
+function showCandidate(side, {type, protocol, address, port, relayProtocol}) {
+  const row = candidateRows.insertRow();
+  row.dataset.side = side;
+  row.dataset.type = type;
+  row.dataset.endpoint = endpoint(address, port);
+  const via = relayProtocol ? ` (we reach it over ${relayProtocol})` : '';
+  for (const text of [side, type, `${protocol} ${address}:${port}`, CANDIDATE_TYPES[type] + via]) {
+    row.insertCell().textContent = text;
+  }
+}
+
+// Chromium writes IPv6 addresses in brackets, Firefox and getStats() without.
+function endpoint(address, port) {
+  return `${address?.replace(/^\[(.*)\]$/, '$1')}:${port}`;
+}
+
+// A STUN or TURN server that did not answer, or refused us. Firefox tells it once per local
+// address: once per server and code is enough.
+function onCandidateError(peer, {url, errorCode, errorText}) {
+  const key = `${url} ${errorCode}`;
+  if (!peer.errors.has(key)) {
+    peer.errors.add(key);
+    const what = `${url} answered ${errorCode} ${errorText}`.trim();
+    appendLine(peer.log, `${what}: ${candidateErrorAdvice(errorCode)}`, 'error');
+  }
+}
+
+function candidateErrorAdvice(errorCode) {
+  const turn = iceServers.find((server) => server.username);
+  if (errorCode === 401 && turn && Number(turn.username.split(':')[0]) * 1000 < Date.now()) {
+    return `our TURN credentials expired at ${expiryOf(turn)}. Leave and join again for new ones.`;
+  }
+  if (errorCode === 401) {
+    return 'the TURN server refused our credentials. Is the signaling server\'s TURN_SECRET the ' +
+      'TURN server\'s secret?';
+  }
+  return 'no answer. Is the server running, and reachable from here? A firewall that blocks UDP ' +
+    'still lets TURN over TCP or TLS on port 443 through.';
+}
+
+// Of every pair ICE checked, the one it chose (getStats(), as the stats panel reads it).
+async function showChosenPair(peer) {
+  const report = await peer.connection.getStats();
+  const pair = selectedPair(report);
+  if (!pair) {
+    return;
+  }
+  const local = report.get(pair.localCandidateId);
+  const remote = report.get(pair.remoteCandidateId);
+  for (const [side, candidate] of [['ours', local], ['theirs', remote]]) {
+    const chosen = endpoint(candidate.address, candidate.port);
+    for (const row of candidateRows.querySelectorAll(`tr[data-side=${side}]`)) {
+      row.classList.toggle('chosen', row.dataset.endpoint === chosen);
+    }
+  }
+  const types = `${local.candidateType} to ${remote.candidateType}`;
+  if (chosenPair.textContent !== types) {
+    showBadge(chosenPair, types);
+    const ends = `${endpoint(local.address, local.port)} to ${endpoint(remote.address, remote.port)}`;
+    appendLine(peer.log, `ICE chose ${local.candidateType} (ours) to ${remote.candidateType} ` +
+      `(theirs): ${ends}.`, 'notice');
+  }
+}
+
+async function sendSignal(peer, data) {
+  try {
+    await signaling.send(peer.id, data);
+  } catch (error) {
+    appendLine(peer.log, `Could not send a signal to ${peer.name}: ${error.message}`, 'error');
+  }
+}
+
+function onConnectionStateChange(peer) {
+  const state = peer.connection.connectionState;
+  showBadge(peer.badge, state);
+  if (state === 'connected') {
+    appendLine(peer.log, `Connected peer to peer with ${peer.name}.`, 'notice');
+    showChosenPair(peer);
+  }
+}
+
+// ICE restart: the same connection gathers candidates again and checks every pair afresh, with
+// new ICE credentials. restartIce() fires negotiationneeded, so negotiate() sends the new offer,
+// which the other side answers as usual. Only the caller restarts, or two offers would cross.
+function restartIce(peer) {
+  if (!peer.caller) {
+    appendLine(peer.log, `No connection yet: waiting for ${peer.name} to restart ICE…`, 'notice');
+    return;
+  }
+  appendLine(peer.log, `No connection to ${peer.name} yet: restarting ICE…`, 'notice');
+  peer.connection.restartIce();
+}
+
+function giveUp(peer) {
+  const what = `Could not connect to ${peer.name}, even after an ICE restart.`;
+  appendLine(peer.log, `${what} ${iceFailureAdvice(iceServers, relayOnlyBox.checked)}`, 'error');
+  hangUp(peer);
+  showBadge(peer.badge, 'failed');
+}
+
+function setUpChannel(peer, channel) {
+  peer.channel = channel;
+  channel.onopen = updateChat;
+  channel.onclose = updateChat;
+  channel.onmessage = (event) => receiveMessage(peer, event.data);
+}
+
+function receiveMessage(peer, text) {
+  appendLine(peer.log, `${peer.name}: ${text}`, 'received');
+}
+
+function openChannels() {
+  return [...peers.values()]
+    .map((peer) => peer.channel)
+    .filter((channel) => channel?.readyState === 'open');
+}
+
+// The text goes out on every open channel: here, the one to our peer. No server in between.
+function sendMessage() {
+  const text = messageToSend(messageInput, chatLog);
+  const channels = openChannels();
+  if (!text || channels.length === 0) {
+    return;
+  }
+  channels.forEach((channel) => channel.send(text));
+  appendLine(chatLog, `You: ${text}`, 'sent');
+  messageInput.value = '';
+}
+
+function onPeerLeft({id}) {
+  const peer = peers.get(id);
+  if (peer) {
+    appendLine(peer.log, `${peer.name} left.`, 'notice');
+    removePeer(peer);
+  }
+}
+
+function removePeer(peer) {
+  hangUp(peer);
+  peers.delete(peer.id);
+  showBadge(peerLabel, 'nobody yet');
+}
+
+function hangUp(peer) {
+  peer.channel?.close();
+  peer.connection?.close();
+  peer.channel = null;
+  peer.connection = null;
+  showBadge(peer.badge, 'closed');
+  updateChat();
+}
+
+function leave() {
+  peers.forEach(removePeer);
+  signaling.leave(); // the others get peer-left
+}
+
+function updateChat() {
+  const open = openChannels().length > 0;
+  messageInput.disabled = !open;
+  sendButton.disabled = !open;
+}
