@@ -172,6 +172,21 @@ def suite(data):
     return lines
 
 
+def file_transfer(data):
+    header = "| sender to receiver | bytes through, MiB/s | checked, MiB/s | most buffered |"
+    row = "| {0} | {1[bytes_mib_s]:.1f} | {1[checked_mib_s]:.1f} | {2:.0f} KiB |"
+    rows = [
+        row.format(pair, median, max(r["max_buffered"] for r in data["runs"][pair]) / 1024)
+        for pair, median in data["medians"].items()
+    ]
+    runs = len(next(iter(data["runs"].values())))
+    return [
+        f"A {data['mib']} MiB file, {runs} runs per pair (medians), {measured(data['machine'])}.",
+        "",
+        *table(header, rows),
+    ]
+
+
 def main():
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     browser, signaling = shared.load("browser_setup"), shared.load("signaling") or {}
@@ -186,6 +201,7 @@ def main():
         ("idle", signaling.get("idle"), idle),
         ("soak", shared.load("soak"), soak),
         ("suite", shared.load("suite_cost"), suite),
+        ("file_transfer", shared.load("file_transfer"), file_transfer),
     ):
         parts[name] = write(data) if data else None
     page = PAGE.read_text()

@@ -1,8 +1,9 @@
-"""A WebRTC peer on the command line, in Python (aiortc): it joins a room of steps 2, 3 or 4 and
-talks to the browsers there as one more member.
+"""A WebRTC peer on the command line, in Python (aiortc): it joins a room of steps 2, 3, 4 or 8
+and talks to the browsers there as one more member.
 
     STEP=4 make peer ARGS='--room demo'              # chat from the terminal
     STEP=4 make peer ARGS='--room demo --echo'       # someone to talk to when alone
+    STEP=8 make peer ARGS='--room demo --send photo.jpg --save-dir received'   # files
 
 (`make peer` runs `python -m common.peer` in the virtual environment; see docs/python-peer.md.)
 
@@ -33,12 +34,14 @@ from aiortc import (
 )
 from aiortc.sdp import candidate_from_sdp
 
+from common.peer_files import Files, shown
 from common.peer_signaling import Signaling, SignalingError
 
 STEPS = {
     2: "two users, one peer connection",
     3: "a user list and private chats",
     4: "a group chat, a full mesh",
+    8: "two users, chat and files",
 }
 ECHO_PREFIX = "echo: "
 MAX_MESSAGE_CHARS = 2000  # as the pages (common/static/ui.js)
@@ -48,12 +51,6 @@ ANIMALS = ["Otter", "Heron", "Lynx", "Puffin", "Badger", "Gecko", "Marten", "Ibi
 
 def say(text):
     print(text, flush=True)
-
-
-def shown(text):
-    """Text from others as it is safe to print: control characters (a terminal escape sequence
-    could rewrite the screen) are shown escaped, never sent to the terminal as they are."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 @dataclass
@@ -67,6 +64,7 @@ class Member:
     channel: object = None  # the RTCDataChannel named 'chat'
     ignore_offer: bool = False  # step 3: their last offer crossed ours and lost
     outbox: list = field(default_factory=list)  # step 3: lines waiting for the channel to open
+    files: Files | None = None  # step 8: the 'files' channel (common/peer_files.py)
 
 
 class ChatPeer:
@@ -75,11 +73,13 @@ class ChatPeer:
     end before the next, as a browser queues operations on a peer connection: an offer is applied
     before the candidates sent after it."""
 
-    def __init__(self, signaling, step, name, echo):
+    def __init__(self, signaling, step, name, echo, send_files=(), save_dir=None):
         self.signaling = signaling
         self.step = step
         self.name = name
         self.echo = echo
+        self.send_files = list(send_files)  # step 8: sent to each member once connected
+        self.save_dir = save_dir  # step 8: where files received are kept (None: not kept)
         self.room = None
         self.my_id = None
         self.lost = False  # joined, but the signaling server is gone for now
@@ -235,6 +235,8 @@ class ChatPeer:
         await self.hang_up(member)
 
     async def hang_up(self, member):
+        if member.files:
+            member.files.close()
         connection, member.connection, member.channel = member.connection, None, None
         if connection:
             await connection.close()
@@ -246,6 +248,8 @@ class ChatPeer:
         pc.on("connectionstatechange", lambda: self.on_connection_state_change(member, pc))
         # Both sides create the same channel themselves, whoever offers (step 2's README).
         self.set_up_channel(member, pc.createDataChannel("chat", negotiated=True, id=0))
+        if self.step == 8:
+            self.set_up_files(member, pc.createDataChannel("files", negotiated=True, id=1))
         return pc
 
     # Steps 2 and 4: the newcomer calls each member already in the room.
@@ -340,6 +344,15 @@ class ChatPeer:
         if channel.readyState == "open":
             self.on_channel_open(member, channel)  # aiortc hands over a remote channel open
 
+    def set_up_files(self, member, channel):
+        member.files = Files(channel, shown(member.name), self.save_dir, say)
+
+        def on_open():
+            for path in self.send_files:
+                member.files.start_sending(path)
+
+        channel.on("open", on_open)
+
     def on_channel_open(self, member, channel):
         if channel is not member.channel:
             return
@@ -367,6 +380,11 @@ class ChatPeer:
             return
         if self.step == 3 and text.startswith("@"):
             await self.send_private(text)
+            return
+        if self.step == 8 and text.startswith("/send "):
+            for member in self.members.values():
+                if member.files and member.files.open():
+                    member.files.start_sending(text[6:].strip())
             return
         channels = self.open_channels()
         for channel in channels:
@@ -464,7 +482,7 @@ def stop_on_signals(loop, peer):
 async def run(args):
     loop = asyncio.get_running_loop()
     signaling = Signaling(loop, verify=not args.insecure)
-    peer = ChatPeer(signaling, args.step, args.name, args.echo)
+    peer = ChatPeer(signaling, args.step, args.name, args.echo, args.send, args.save_dir)
     try:
         await signaling.connect(args.url)
     except Exception as error:
@@ -499,14 +517,14 @@ def random_name():
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m common.peer",
-        description="Join a room of steps 2-4 from the command line, as one more WebRTC peer.",
+        description="Join a room of steps 2-4 or 8 from the command line, as one more WebRTC peer.",
     )
     parser.add_argument(
         "--step",
         type=int,
         choices=sorted(STEPS),
-        default=int(os.environ["STEP"]) if os.environ.get("STEP") in ("2", "3", "4") else 4,
-        help="the step the server runs (default: $STEP if it is 2-4, else 4)",
+        default=int(os.environ["STEP"]) if os.environ.get("STEP") in ("2", "3", "4", "8") else 4,
+        help="the step the server runs (default: $STEP if it is 2-4 or 8, else 4)",
     )
     parser.add_argument("--room", default="demo", help="the room to join (default: demo)")
     parser.add_argument(
@@ -517,6 +535,18 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--echo", action="store_true", help="answer every message with 'echo: <message>'"
+    )
+    parser.add_argument(
+        "--send",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="step 8: send FILE to each member once connected (repeatable; or type /send FILE)",
+    )
+    parser.add_argument(
+        "--save-dir",
+        metavar="DIR",
+        help="step 8: keep the files received in DIR (by default they are checked, not kept)",
     )
     parser.add_argument(
         "--insecure",

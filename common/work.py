@@ -93,7 +93,8 @@ def main(argv=None):
     target = make_work(folder)
     n = number_of(folder)
     plan = exercise(folder)
-    start = f"step {n - 1}'s finished code" if plan["start"] != folder else "its calls left out"
+    base = plan["start"]
+    start = f"step {number_of(base)}'s finished code" if base != folder else "its calls left out"
     print(
         f"\n  Made {relative(target)}/: step {n}'s page and README, and main.js: {start},\n"
         f"  with {len(plan['todo'])} TODO comments where step {n}'s concept goes.\n\n"

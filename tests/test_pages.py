@@ -11,9 +11,9 @@ from tests.conftest import COUNT_PEER_CONNECTIONS, MEDIA_PROBES
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
-STEPS = [1, 2, 3, 4, 5, 6, 7]
+STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9]
 # The steps whose page is a video call once two have joined.
-VIDEO_STEPS = {5, 6}
+VIDEO_STEPS = {5, 6, 9}
 # The controls a learner must reach on each step's page, before and after joining.
 CONTROLS = {
     1: ["#start", "#hangup", "#input-a", "#send-a", "#input-b", "#send-b"],
@@ -23,6 +23,8 @@ CONTROLS = {
     5: ["#name", "#room", "#join", "#leave", "#mic-toggle", "#camera-toggle", "#local-video"],
     6: ["#name", "#room", "#join", "#leave", "#mic-toggle", "#camera-toggle", "#message"],
     7: ["#name", "#room", "#relay-only", "#join", "#leave", "#message", "#send"],
+    8: ["#name", "#room", "#join", "#leave", "#message", "#send", "#files", "#send-files"],
+    9: ["#name", "#room", "#join", "#leave", "#mic-toggle", "#camera-toggle", "#share-toggle"],
 }
 # And once two people are in the room.
 JOINED_CONTROLS = {

@@ -5,6 +5,9 @@ an independent WebRTC stack on the other end of the browsers' connections. The t
 prints, type on its stdin, and look at the browser pages.
 """
 
+import base64
+import hashlib
+import os
 import queue
 import signal
 import subprocess
@@ -18,8 +21,10 @@ import pytest
 from playwright.sync_api import expect
 
 from common.peer import ChatPeer, Member, candidate_from_browser, parse_args, shown
+from common.peer_files import free_path, safe_name
 from common.peer_signaling import InOrderEngineIOClient
 from tests.signaling_client import Member as SignalingMember
+from tests.test_step8_file_transfer import SAVED_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 20  # seconds to start: importing aiortc is slow on a busy machine
@@ -101,11 +106,12 @@ class PythonPeer:
 
 @pytest.fixture
 def python_peer(room):
-    """python_peer(server, step) -> a Python peer called Py, with --echo, in the test's room."""
+    """python_peer(server, step, *options) -> a Python peer called Py, with --echo, in the test's
+    room."""
     peers = []
 
-    def start(server, step):
-        peer = PythonPeer(server.url, room, step, "Py")
+    def start(server, step, *options):
+        peer = PythonPeer(server.url, room, step, "Py", *options)
         peers.append(peer)
         peer.expect_line(f"* Connected to the signaling server at {server.url}.", START_TIMEOUT)
         return peer
@@ -473,3 +479,52 @@ def test_https_with_a_self_signed_certificate_takes_insecure(own_server, room):
     finally:
         refused.stop()
         accepted.stop()
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.browser
+def test_step8_files_go_between_the_python_peer_and_a_page_both_ways(
+    start_server, python_peer, join, tmp_path
+):
+    server = start_server(8)
+    ann = join(server, "Ann")
+    expect(ann.locator("#log")).to_contain_text("Waiting for someone")
+    outgoing, saved = tmp_path / "from-python.bin", tmp_path / "saved"
+    there = os.urandom(3 * 1024 * 1024 + 7)
+    outgoing.write_bytes(there)
+    py = python_peer(server, 8, "--send", str(outgoing), "--save-dir", str(saved))
+    # Py calls, and sends its file once the files channel is open: the page checks it...
+    row = ann.locator('#transfers li[data-name="from-python.bin"]')
+    expect(row).to_contain_text(f"received, SHA-256 {sha256(there)}: matches", timeout=30_000)
+    assert sha256(base64.b64decode(row.evaluate(SAVED_BYTES))) == sha256(there)
+    # ...and answers with its hash, which Py compares with its own.
+    py.expect_line(f"* Sent from-python.bin to Ann: SHA-256 {sha256(there)}; Ann's copy matches.")
+    # The other way: Py keeps the file in --save-dir, under its own name.
+    back = os.urandom(1024 * 1024 + 3)
+    ann.set_input_files(
+        "#files", files=[{"name": "from page.bin", "mimeType": "text/plain", "buffer": back}]
+    )
+    ann.click("#send-files")
+    kept = saved / "from page.bin"
+    py.expect_line(
+        f"* Received from page.bin from Ann: SHA-256 {sha256(back)}, which matches theirs; "
+        f"saved as {kept}."
+    )
+    assert sha256(kept.read_bytes()) == sha256(back)
+    expect(ann.locator('#transfers li[data-name="from page.bin"]')).to_contain_text(
+        f"sent, SHA-256 {sha256(back)}: Py's copy matches"
+    )
+
+
+def test_a_file_name_from_another_peer_is_made_safe_to_save(tmp_path):
+    assert safe_name("../../etc/passwd") == "passwd"
+    assert safe_name("C:\\Windows\\evil.exe") == "evil.exe"
+    assert safe_name(".bashrc") == "bashrc"
+    assert safe_name("a\x1b[2Jb;rm -rf.txt") == "a__2Jb_rm -rf.txt"
+    assert safe_name("..") == "file"
+    (tmp_path / "photo.jpg").write_bytes(b"")
+    assert free_path(tmp_path, "photo.jpg") == tmp_path / "photo (2).jpg"
+    assert free_path(tmp_path, "new.jpg") == tmp_path / "new.jpg"

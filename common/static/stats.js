@@ -69,7 +69,9 @@ function describeStats(pc, report, previous) {
       rows.push(['round trip', `${Math.round(pair.currentRoundTripTime * 1000)} ms`]);
     }
     // Bytes are counted per transport: a pair's own counts start again when ICE switches pairs.
-    const counted = transportOf(report) ?? pair;
+    // Firefox's transport stats name the pair but count no bytes: then the pair's counts.
+    const transport = transportOf(report);
+    const counted = transport?.bytesSent !== undefined ? transport : pair;
     const before = previous?.get(counted.id);
     if (before) {
       const seconds = (counted.timestamp - before.timestamp) / 1000;

@@ -1,0 +1,505 @@
+'use strict';
+
+// Step 5's video mesh, plus screen sharing. getDisplayMedia() asks the browser for a screen, a
+// window or a tab, and replaceTrack() puts that picture on the sender that carried the camera, on
+// every connection: the m-line, the codec and the transport stay as they are, so unlike addTrack()
+// it needs no new offer. Back to the camera is the same call with the camera's track.
+
+// A small picture at a modest frame rate: every page decodes one video per other member (and in
+// a mesh also encodes its own once per other member), so the size is paid many times over.
+const CAMERA = {width: {ideal: 320}, height: {ideal: 240}, frameRate: {ideal: 15, max: 15}};
+// A screen is bigger than a camera, and is sent once per other member too: at most 1280x720 and
+// 15 frames a second. The browser keeps the screen's shape (16:9, say), not the camera's 4:3.
+const SCREEN = {video: {width: {max: 1280}, height: {max: 720}, frameRate: {max: 15}}};
+
+const chatLog = document.querySelector('#log');
+const sendForm = document.querySelector('#send-form');
+const messageInput = document.querySelector('#message');
+const sendButton = document.querySelector('#send');
+const cameraOnJoin = document.querySelector('#camera-on-join');
+const mediaError = document.querySelector('#media-error');
+const micButton = document.querySelector('#mic-toggle');
+const cameraButton = document.querySelector('#camera-toggle');
+const shareButton = document.querySelector('#share-toggle');
+const localVideo = document.querySelector('#local-video');
+const tiles = document.querySelector('#tiles');
+const tileTemplate = document.querySelector('#tile-template');
+const localName = document.querySelector('#local-name');
+const statsPanels = document.querySelector('#stats');
+
+const signaling = new Signaling();
+
+// The other members of the room, by member id: {id, name, connection, channel, ...}.
+const peers = new Map();
+let iceServers = [];
+let localStream = new MediaStream();
+// Settles once localStream holds what getUserMedia gave us: connections wait for it.
+let localMediaReady = Promise.resolve();
+// While we share our screen, the camera track it replaced, to go back to (null: not sharing).
+let cameraTrack = null;
+
+const roomFullHint = 'A video mesh sends every video to every page, so rooms are kept small.';
+setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint});
+sendForm.onsubmit = (event) => {
+  event.preventDefault();
+  sendMessage();
+};
+micButton.onclick = () => toggle('audio');
+cameraButton.onclick = () => toggle('video');
+shareButton.onclick = () => (cameraTrack ? stopSharing() : shareScreen());
+
+signaling.on('peer-joined', onPeerJoined);
+signaling.on('peer-left', onPeerLeft);
+signaling.on('signal', onSignal);
+// After a server restart the page rejoins by itself (common/static/signaling.js). Anyone who
+// came in meanwhile is in this ack's peers, as in our first one.
+signaling.on('rejoined', onJoined);
+
+async function join(room, name) {
+  mediaError.textContent = '';
+  // The camera and the server at the same time, not one after the other. No connection is made
+  // before our media is known, so our tracks are in its first offer or answer.
+  localMediaReady = openLocalMedia(cameraOnJoin.checked).then((stream) => {
+    localStream = stream;
+  });
+  const [membership] = await Promise.allSettled([signaling.join(room, name), localMediaReady]);
+  if (membership.status === 'rejected') {
+    stopLocalMedia(); // the camera opened for nothing: release it
+    throw membership.reason;
+  }
+  const ack = membership.value;
+  localName.textContent = `${name} (you)`;
+  showLocalMedia(localStream);
+  const alone = ack.peers.length === 0 ? ' You are the first one here; others will call you.' : '';
+  appendLine(chatLog, `You joined room ${room} as ${name}.${alone}`, 'notice');
+  onJoined(ack);
+}
+
+// The ack lists the members already here, and the ICE servers to use (none on a LAN).
+function onJoined(ack) {
+  iceServers = ack.iceServers;
+  // We are the newcomer: we call every member already here. They were here before us, so we are
+  // the impolite side of each of these connections (see onDescription).
+  if (ack.peers.length > 0) {
+    const names = ack.peers.map((member) => member.name).join(', ');
+    appendLine(chatLog, `Calling the ${ack.peers.length} already here: ${names}.`, 'notice');
+  }
+  ack.peers.map((member) => addPeer(member, false)).forEach(call);
+}
+
+// Someone came in after us: we are the polite side with them, and they call us.
+function onPeerJoined(member) {
+  const peer = addPeer(member, true);
+  appendLine(peer.log, `${peer.name} joined; they are calling you.`, 'notice');
+}
+
+// Asks for the microphone and, if wanted, the camera. Whatever is refused, we join anyway: a
+// connection we add no tracks to still receives, so we can watch and listen.
+async function openLocalMedia(wantCamera) {
+  const attempts = wantCamera ?
+    [{audio: true, video: CAMERA}, {audio: true}, {video: CAMERA}] : [{audio: true}];
+  let firstError = null;
+  for (const constraints of attempts) {
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia(constraints);
+      if (firstError) {
+        mediaError.textContent = describeMissingMedia(stream, wantCamera, firstError);
+      }
+      return stream;
+    } catch (error) {
+      firstError ??= error;
+    }
+  }
+  mediaError.textContent = describeMissingMedia(new MediaStream(), wantCamera, firstError);
+  return new MediaStream();
+}
+
+// A video tile, which shows the state of the connection too; what this page says about the peer
+// goes to the one chat log.
+function addPeer({id, name}, polite) {
+  const tile = tileTemplate.content.firstElementChild.cloneNode(true);
+  const peer = {
+    id, name, polite, connection: null, channel: null, stateChannel: null,
+    makingOffer: false, ignoreOffer: false, applyingAnswer: false, // see onDescription()
+    tile, badge: tile.querySelector('.connection-state'), // where this page shows the peer
+    log: chatLog,
+    video: tile.querySelector('video'), status: tile.querySelector('.tile-status'),
+    stream: new MediaStream(), // their tracks, as ontrack hands them to us
+  };
+  tile.dataset.peerName = name;
+  tile.querySelector('.tile-name').textContent = name;
+  tile.querySelector('.unmute').onclick = (event) => {
+    peer.video.muted = false;
+    event.target.hidden = true;
+  };
+  peers.set(id, peer);
+  tiles.append(tile);
+  return peer;
+}
+
+function call(peer) {
+  peer.connection ??= createConnection(peer); // its tracks and channels fire negotiationneeded
+}
+
+function createConnection(peer) {
+  // max-bundle: one transport for audio, video and data, so ICE and DTLS run once per peer.
+  const pc = new RTCPeerConnection({...peerConfiguration(iceServers), bundlePolicy: 'max-bundle'});
+  pc.onicecandidate = ({candidate}) => candidate && sendSignal(peer, {candidate});
+  pc.onnegotiationneeded = () => negotiate(peer);
+  pc.onconnectionstatechange = () => onConnectionStateChange(peer);
+  pc.ontrack = ({track}) => showRemoteTrack(peer, track);
+  localStream.getTracks().forEach((track) => pc.addTrack(track, localStream));
+  // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
+  // one side announcing it to the other: it is there as soon as the connection is.
+  setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
+  setUpStateChannel(peer, pc.createDataChannel('state', {negotiated: true, id: 1}));
+  superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUp(peer)});
+  watchStats(pc, statsPanels, peer.name);
+  showBadge(peer.badge, pc.connectionState);
+  return pc;
+}
+
+// Fired when the connection has something new to agree on: here, the data channel. With no
+// argument, setLocalDescription() creates the offer and applies it.
+async function negotiate(peer) {
+  const pc = peer.connection;
+  try {
+    peer.makingOffer = true;
+    await pc.setLocalDescription();
+    appendLine(peer.log, `Sent an offer to ${peer.name}.`, 'notice');
+    await sendSignal(peer, {description: pc.localDescription});
+  } catch (error) {
+    appendLine(peer.log, `Could not make an offer to ${peer.name}: ${error.message}`, 'error');
+  } finally {
+    peer.makingOffer = false;
+  }
+}
+
+// Signals arrive on the one socket; `from` says which peer they come from.
+async function onSignal({from, data}) {
+  // A newcomer may call us while we are still opening our camera: answer with our tracks.
+  await localMediaReady;
+  const peer = peers.get(from);
+  if (!peer || (!peer.connection && data.description?.type !== 'offer')) {
+    return; // not a member of our room (any more), or late news of a connection we closed
+  }
+  peer.connection ??= createConnection(peer); // the newcomer's offer: we answer it
+  try {
+    if (data.description) {
+      await onDescription(peer, data.description);
+    } else if (data.candidate) {
+      await onCandidate(peer, data.candidate);
+    }
+  } catch (error) {
+    appendLine(peer.log, `Signaling error with ${peer.name}: ${error.message}`, 'error');
+  }
+}
+
+// Perfect negotiation (the pattern of the WebRTC specification). Either side may offer at any
+// time, so two offers can cross ("glare"). Then the impolite side ignores the offer it receives
+// and keeps its own; the polite side applies it, which rolls its own offer back, and answers.
+// Either way exactly one offer wins, and the two sides keep one connection.
+async function onDescription(peer, description) {
+  const pc = peer.connection;
+  // While an answer is being applied we are about to be stable again, so an offer is fine.
+  const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
+  const collision = description.type === 'offer' && (peer.makingOffer || !stable);
+  peer.ignoreOffer = collision && !peer.polite;
+  if (collision) {
+    appendLine(peer.log, peer.ignoreOffer ?
+      `Offer collision with ${peer.name}: we are impolite, so we ignore theirs.` :
+      `Offer collision with ${peer.name}: we are polite, so we roll ours back and answer.`,
+    'notice');
+  }
+  if (peer.ignoreOffer) {
+    return;
+  }
+  peer.applyingAnswer = description.type === 'answer';
+  try {
+    await pc.setRemoteDescription(description);
+  } finally {
+    peer.applyingAnswer = false;
+  }
+  if (description.type === 'offer') {
+    await pc.setLocalDescription(); // creates the answer
+    appendLine(peer.log, `Answered ${peer.name}'s offer.`, 'notice');
+    await sendSignal(peer, {description: pc.localDescription});
+  }
+}
+
+async function onCandidate(peer, candidate) {
+  // Read now: by the time addIceCandidate() fails, the next description may have changed it.
+  const fromIgnoredOffer = peer.ignoreOffer;
+  try {
+    await peer.connection.addIceCandidate(candidate);
+  } catch (error) {
+    if (!fromIgnoredOffer) {
+      throw error; // candidates of an offer we ignored are expected to fail; others are not
+    }
+  }
+}
+
+async function sendSignal(peer, data) {
+  try {
+    await signaling.send(peer.id, data);
+  } catch (error) {
+    appendLine(peer.log, `Could not send a signal to ${peer.name}: ${error.message}`, 'error');
+  }
+}
+
+function onConnectionStateChange(peer) {
+  const state = peer.connection.connectionState;
+  showBadge(peer.badge, state);
+  if (state === 'connected') {
+    appendLine(peer.log, `Connected peer to peer with ${peer.name}.`, 'notice');
+  }
+}
+
+// ICE restart: the same connection gathers candidates again and checks every pair afresh, with
+// new ICE credentials. restartIce() fires negotiationneeded, so negotiate() sends the new offer;
+// if both sides restart at once, perfect negotiation settles the two offers like any others.
+function restartIce(peer) {
+  appendLine(peer.log, `No connection to ${peer.name} yet: restarting ICE…`, 'notice');
+  peer.connection.restartIce();
+}
+
+function giveUp(peer) {
+  const what = `Could not connect to ${peer.name}, even after an ICE restart.`;
+  appendLine(peer.log, `${what} ${iceFailureAdvice(iceServers)}`, 'error');
+  hangUp(peer);
+  showBadge(peer.badge, 'failed');
+}
+
+function setUpChannel(peer, channel) {
+  peer.channel = channel;
+  channel.onopen = () => {
+    appendLine(peer.log, `Data channel to ${peer.name} is open.`, 'notice');
+    updateChat();
+  };
+  channel.onclose = updateChat;
+  channel.onmessage = (event) => receiveMessage(peer, event.data);
+}
+
+function receiveMessage(peer, text) {
+  appendLine(peer.log, `${peer.name}: ${text}`, 'received');
+}
+
+function openChannels() {
+  return [...peers.values()]
+    .map((peer) => peer.channel)
+    .filter((channel) => channel?.readyState === 'open');
+}
+
+// No server in the middle: the same text goes out once on every open channel.
+function sendMessage() {
+  const text = messageToSend(messageInput, chatLog);
+  const channels = openChannels();
+  if (!text || channels.length === 0) {
+    return;
+  }
+  channels.forEach((channel) => channel.send(text));
+  appendLine(chatLog, `You: ${text}`, 'sent');
+  messageInput.value = '';
+}
+
+function onPeerLeft({id}) {
+  const peer = peers.get(id);
+  if (peer) {
+    appendLine(peer.log, `${peer.name} left.`, 'notice');
+    removePeer(peer);
+  }
+}
+
+function removePeer(peer) {
+  hangUp(peer);
+  peers.delete(peer.id);
+  peer.tile.remove();
+}
+
+function hangUp(peer) {
+  peer.channel?.close();
+  peer.stateChannel?.close();
+  peer.connection?.close();
+  peer.channel = null;
+  peer.connection = null;
+  showBadge(peer.badge, 'closed');
+  updateChat();
+}
+
+function leave() {
+  peers.forEach(removePeer);
+  stopSharing(); // the camera goes back into localStream, so that stopLocalMedia() releases it
+  stopLocalMedia();
+  signaling.leave(); // the others get peer-left
+}
+
+function updateChat() {
+  const open = openChannels().length > 0;
+  messageInput.disabled = !open;
+  sendButton.disabled = !open;
+}
+
+// ontrack fires once per track the other side sends, including one added by a renegotiation.
+function showRemoteTrack(peer, track) {
+  peer.stream.addTrack(track);
+  // Setting srcObject again makes the element take up a track added after it started playing.
+  peer.video.srcObject = peer.stream;
+  playRemote(peer);
+}
+
+// Remote videos have sound, so the autoplay policy applies. Browsers let them play because the
+// user clicked Join on this page; should one refuse, we play muted and offer a button to unmute.
+function playRemote(peer) {
+  peer.video.play().catch((error) => {
+    if (error.name === 'NotAllowedError') {
+      peer.video.muted = true;
+      peer.tile.querySelector('.unmute').hidden = false;
+      peer.video.play();
+    } // else AbortError: a newer srcObject replaced this one and plays instead
+  });
+}
+
+// The state channel says {mic, camera} when it opens and whenever we toggle something. Black
+// frames or silence could also be a dark, quiet room; this says what is really going on.
+function setUpStateChannel(peer, channel) {
+  peer.stateChannel = channel;
+  channel.onopen = () => channel.send(JSON.stringify(localState()));
+  channel.onmessage = (event) => showRemoteState(peer, parseJson(event.data));
+}
+
+function showRemoteState(peer, state) {
+  const camera = state?.camera === true; // anything else is off
+  peer.tile.dataset.camera = camera ? 'on' : 'off';
+  peer.status.textContent = describeState({mic: state?.mic === true, camera});
+}
+
+function localState() {
+  const on = (kind) => localStream.getTracks().some((t) => t.kind === kind && t.enabled);
+  return {mic: on('audio'), camera: on('video')};
+}
+
+async function toggle(kind) {
+  const track = localStream.getTracks().find((t) => t.kind === kind);
+  if (track) {
+    // Off keeps the track on every connection: it sends black frames (or silence) instead, so
+    // back on is instant and needs no renegotiation.
+    track.enabled = !track.enabled;
+  } else {
+    await addLocalTrack(kind);
+  }
+  showLocalMedia(localStream);
+  sendState();
+}
+
+function sendState() {
+  const message = JSON.stringify(localState());
+  const channels = [...peers.values()].map((peer) => peer.stateChannel);
+  channels.forEach((channel) => channel?.readyState === 'open' && channel.send(message));
+}
+
+// A track we did not have yet (camera off when we joined, or refused then). Adding it to a
+// connection that is up fires negotiationneeded there: negotiate() sends a new offer, and the
+// other side's ontrack fires when it applies it. That is renegotiation.
+async function addLocalTrack(kind) {
+  try {
+    const stream = localStream;
+    const constraints = {[kind]: kind === 'video' ? CAMERA : true};
+    const [track] = (await navigator.mediaDevices.getUserMedia(constraints)).getTracks();
+    if (stream !== localStream) {
+      track.stop(); // we left (leave() replaced localStream) while the browser was asking
+      return;
+    }
+    localStream.addTrack(track);
+    peers.forEach((peer) => peer.connection?.addTrack(track, localStream));
+    mediaError.textContent = '';
+  } catch (error) {
+    const device = kind === 'video' ? 'Camera' : 'Microphone';
+    mediaError.textContent = `${device} unavailable: ${explainMediaError(error)}.`;
+  }
+}
+
+function stopLocalMedia() {
+  // Stopping the tracks releases the camera and microphone: the camera's light goes off.
+  localStream.getTracks().forEach((track) => track.stop());
+  localStream = new MediaStream();
+  localName.textContent = 'You';
+  showLocalMedia(null);
+}
+
+// getDisplayMedia() shows the browser's own picker. It needs a user gesture (the click that called
+// us, for a few seconds), so it is the first thing we wait for. A closed picker changes nothing.
+async function shareScreen() {
+  const camera = localStream.getVideoTracks()[0];
+  if (!camera) {
+    mediaError.textContent = 'Turn your camera on first: your screen takes the place of its ' +
+      'picture on each connection.';
+    return;
+  }
+  const stream = localStream;
+  let screen;
+  try {
+    [screen] = (await navigator.mediaDevices.getDisplayMedia(SCREEN)).getVideoTracks();
+  } catch (error) {
+    mediaError.textContent = `Screen not shared: ${explainScreenError(error)}.`;
+    return;
+  }
+  if (stream !== localStream || cameraTrack) {
+    screen.stop(); // we left, or a second click shared meanwhile: keep what is sent
+    return;
+  }
+  mediaError.textContent = '';
+  // Text must stay sharp: when bandwidth is short, the encoder lowers the frame rate, not the size.
+  screen.contentHint = 'detail';
+  // The browser's own "Stop sharing" button (or closing the shared window) ends the track.
+  screen.onended = stopSharing;
+  cameraTrack = camera;
+  sendVideo(screen, camera);
+  appendLine(chatLog, 'You are sharing your screen with everyone.', 'notice');
+}
+
+function stopSharing() {
+  if (!cameraTrack) {
+    return;
+  }
+  const [screen] = localStream.getVideoTracks();
+  const camera = cameraTrack;
+  cameraTrack = null;
+  sendVideo(camera, screen);
+  screen.stop(); // releases the capture: the browser's "sharing" indicator goes away
+  appendLine(chatLog, 'You are back to your camera.', 'notice');
+}
+
+// `track` takes the place of `old` in localStream (the preview, and any connection made from now
+// on: a newcomer gets what we send now) and on the sender that carries it on every connection.
+function sendVideo(track, old) {
+  localStream.removeTrack(old);
+  localStream.addTrack(track);
+  localVideo.srcObject = localStream; // again: the preview takes up the new track
+  peers.forEach((peer) => {
+    const sender = peer.connection?.getSenders().find((s) => s.track === old);
+    sender?.replaceTrack(track).catch((error) => {
+      appendLine(peer.log, `Could not switch the video to ${peer.name}: ${error.message}`, 'error');
+    });
+  });
+  shareButton.textContent = cameraTrack ? 'Back to camera' : 'Share screen';
+  shareButton.setAttribute('aria-pressed', String(Boolean(cameraTrack)));
+  showLocalMedia(localStream);
+  sendState();
+}
+
+// The camera's words are in media.js; a screen picker has a few more.
+function explainScreenError(error) {
+  if (!window.isSecureContext) {
+    return explainMediaError(error);
+  }
+  switch (error.name) {
+    case 'NotAllowedError':
+      return 'the picker was closed without choosing, or sharing is blocked for this site';
+    case 'InvalidStateError': // Firefox and Safari: no click on this page just before
+      return 'the browser shares a screen only right after a click on this page';
+    case 'TypeError': // no navigator.mediaDevices.getDisplayMedia
+      return 'this browser cannot share a screen (phone browsers cannot)';
+    default:
+      return explainMediaError(error);
+  }
+}
