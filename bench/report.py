@@ -187,6 +187,34 @@ def file_transfer(data):
     ]
 
 
+def recording(data):
+    header = "| run | server CPU in the call | while recording | file | seconds | frames | fps "
+    header += "| sound s | MiB |"
+    rows = []
+    for number, run in enumerate(data["runs"], 1):
+        for index, file in enumerate(run["files"]):
+            cpu = (
+                (f"{run['cpu_call']:.0%}", f"{run['cpu_recording']:.0%}")
+                if index == 0
+                else ("", "")
+            )
+            rows.append(
+                f"| {number if index == 0 else ''} | {cpu[0]} | {cpu[1]} | {index + 1} "
+                f"| {file['seconds']} | {file['frames']} | {file['frames'] / file['seconds']:.1f} "
+                f"| {file['sound_s']} | {file['mib']:.2f} |"
+            )
+    medians = data["medians"]
+    return [
+        f"{len(data['runs'])} runs of {data['seconds']:.0f} s, {measured(data['machine'])}. "
+        f"Median: {medians['fps']} frames a second in a file (the pages send at most 15), "
+        f"{medians['sound_share']:.0%} of the time recorded as sound; the server peer used "
+        f"{medians['cpu_call']:.0%} of a core in the call and {medians['cpu_recording']:.0%} "
+        "while recording it.",
+        "",
+        *table(header, rows),
+    ]
+
+
 def main():
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     browser, signaling = shared.load("browser_setup"), shared.load("signaling") or {}
@@ -202,6 +230,7 @@ def main():
         ("soak", shared.load("soak"), soak),
         ("suite", shared.load("suite_cost"), suite),
         ("file_transfer", shared.load("file_transfer"), file_transfer),
+        ("recording", shared.load("recording"), recording),
     ):
         parts[name] = write(data) if data else None
     page = PAGE.read_text()

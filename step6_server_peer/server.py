@@ -38,15 +38,16 @@ OPEN_HINT = "in two to {capacity} tabs (other machines need HTTPS for the camera
 log = logging.getLogger("server-peer")
 
 
-def create():
+def create(step_dir=Path(__file__).parent, server_peer_class=ServerPeer):
+    """The app of this step; step 10 makes it with its own folder and a recording server peer."""
     if os.environ.get("REDIS_URL"):
         # Every member's media meets in this process's server peer: one process, one room state.
         raise SystemExit("Step 6 runs as one process: unset REDIS_URL (it is for steps 2 to 5).")
     logging.getLogger("aioice").setLevel(logging.WARNING)
-    server_peer = ServerPeer(still_joined=lambda member: still_joined(rooms, member))
+    server_peer = server_peer_class(still_joined=lambda member: still_joined(rooms, member))
     server_peer.ice_servers_from(ice_servers(None))
     app, socketio = create_app(
-        Path(__file__).parent,
+        step_dir,
         room_capacity=ROOM_CAPACITY,
         relay=relay,
         on_depart=server_peer.depart,
@@ -71,6 +72,7 @@ def create():
 
     # For instructors and tests: how many aiortc connections and asyncio tasks are alive.
     app.get("/server-peer/stats")(server_peer.stats)
+    app.extensions["server_peer"] = server_peer
     return app, socketio
 
 

@@ -11,9 +11,9 @@ from tests.conftest import COUNT_PEER_CONNECTIONS, MEDIA_PROBES
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
-STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9]
+STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
 # The steps whose page is a video call once two have joined.
-VIDEO_STEPS = {5, 6, 9}
+VIDEO_STEPS = {5, 6, 9, 10}
 # The controls a learner must reach on each step's page, before and after joining.
 CONTROLS = {
     1: ["#start", "#hangup", "#input-a", "#send-a", "#input-b", "#send-b"],
@@ -25,6 +25,7 @@ CONTROLS = {
     7: ["#name", "#room", "#relay-only", "#join", "#leave", "#message", "#send"],
     8: ["#name", "#room", "#join", "#leave", "#message", "#send", "#files", "#send-files"],
     9: ["#name", "#room", "#join", "#leave", "#mic-toggle", "#camera-toggle", "#share-toggle"],
+    10: ["#name", "#room", "#join", "#leave", "#mic-toggle", "#camera-toggle", "#record", "#message"],
 }
 # And once two people are in the room.
 JOINED_CONTROLS = {

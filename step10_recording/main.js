@@ -1,0 +1,415 @@
+'use strict';
+
+// Step 6's call through the server peer, recorded by the server on request. The server already
+// holds everyone's video and sound; recording asks it to write them to files too. Consent is part
+// of it: a Record button anyone may press, a notice every page shows, and the page's answer that
+// its notice is on screen. Only then does the server record this member, and when the recording
+// stops, every page lists the files.
+
+// A small picture at a modest frame rate: every page decodes one video per other member (and in
+// a mesh also encodes its own once per other member), so the size is paid many times over.
+const CAMERA = {width: {ideal: 320}, height: {ideal: 240}, frameRate: {ideal: 15, max: 15}};
+
+const chatLog = document.querySelector('#log');
+const sendForm = document.querySelector('#send-form');
+const messageInput = document.querySelector('#message');
+const sendButton = document.querySelector('#send');
+const cameraOnJoin = document.querySelector('#camera-on-join');
+const mediaError = document.querySelector('#media-error');
+const micButton = document.querySelector('#mic-toggle');
+const cameraButton = document.querySelector('#camera-toggle');
+const serverState = document.querySelector('#server-state');
+const connectionCount = document.querySelector('#connection-count');
+const videoCount = document.querySelector('#video-count');
+const summary = document.querySelector('#summary');
+const tiles = document.querySelector('#tiles');
+const tileTemplate = document.querySelector('#tile-template');
+const localName = document.querySelector('#local-name');
+const statsPanels = document.querySelector('#stats');
+const nameInput = document.querySelector('#name');
+const recordButton = document.querySelector('#record');
+const recordingNotice = document.querySelector('#recording-notice');
+const recordingList = document.querySelector('#recordings');
+
+const signaling = new Signaling();
+
+// The other members of the room, by member id: {id, name, tile, ...}. No connection of their own.
+const peers = new Map();
+let iceServers = [];
+let localStream = new MediaStream();
+let connection = null; // our one RTCPeerConnection, to the server
+let channel = null;
+let chatReady = false; // the server has our channel (its 'ready' message)
+let recording = false; // the server records this room
+
+const roomFullHint = 'The server forwards every video to every member, so rooms are capped.';
+setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint});
+sendForm.onsubmit = (event) => {
+  event.preventDefault();
+  sendMessage();
+};
+micButton.onclick = () => toggle('audio');
+cameraButton.onclick = () => toggle('video');
+recordButton.onclick = toggleRecording;
+
+signaling.on('peer-joined', onPeerJoined);
+signaling.on('peer-left', onPeerLeft);
+// After a server restart the page rejoins by itself (common/static/signaling.js). Anyone who
+// came in meanwhile is in this ack's peers, as in our first one. The server peer restarted too:
+// onJoined() connects to it again.
+signaling.on('rejoined', onJoined);
+
+async function join(room, name) {
+  mediaError.textContent = '';
+  // The camera and the server at the same time, not one after the other. The connection is made
+  // once our media is known, so our tracks are in its one offer.
+  const localMediaReady = openLocalMedia(cameraOnJoin.checked).then((stream) => {
+    localStream = stream;
+  });
+  const [membership] = await Promise.allSettled([signaling.join(room, name), localMediaReady]);
+  if (membership.status === 'rejected') {
+    stopLocalMedia(); // the camera opened for nothing: release it
+    throw membership.reason;
+  }
+  const ack = membership.value;
+  localName.textContent = `${name} (you)`;
+  showLocalMedia(localStream);
+  const alone = ack.peers.length === 0 ? ' You are the first one here.' : '';
+  appendLine(chatLog, `You joined room ${room} as ${name}.${alone}`, 'notice');
+  onJoined(ack);
+}
+
+// The ack lists the members already here, and the ICE servers to use (none on a LAN).
+function onJoined(ack) {
+  iceServers = ack.iceServers;
+  // A tile for each member already here, and one connection, to the server, for all of them.
+  if (ack.peers.length > 0) {
+    const names = ack.peers.map((member) => member.name).join(', ');
+    appendLine(chatLog, `Already here: ${names}.`, 'notice');
+  }
+  ack.peers.forEach(addPeer);
+  connectToServer().catch((error) => {
+    appendLine(chatLog, `Could not connect to the server: ${error.message}`, 'error');
+  });
+}
+
+function onPeerJoined(member) {
+  const peer = addPeer(member);
+  appendLine(chatLog, `${peer.name} joined.`, 'notice');
+}
+
+// Asks for the microphone and, if wanted, the camera. Whatever is refused, we join anyway: a
+// connection we add no tracks to still receives, so we can watch and listen.
+async function openLocalMedia(wantCamera) {
+  const attempts = wantCamera ?
+    [{audio: true, video: CAMERA}, {audio: true}, {video: CAMERA}] : [{audio: true}];
+  let firstError = null;
+  for (const constraints of attempts) {
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia(constraints);
+      if (firstError) {
+        mediaError.textContent = describeMissingMedia(stream, wantCamera, firstError);
+      }
+      return stream;
+    } catch (error) {
+      firstError ??= error;
+    }
+  }
+  mediaError.textContent = describeMissingMedia(new MediaStream(), wantCamera, firstError);
+  return new MediaStream();
+}
+
+// A video tile; the server's slots bring the tracks it plays (showSlots).
+function addPeer({id, name}) {
+  if (peers.has(id)) {
+    return peers.get(id); // made already for a slot that came before peer-joined
+  }
+  const tile = tileTemplate.content.firstElementChild.cloneNode(true);
+  const peer = {
+    id, name, tile,
+    log: chatLog,
+    video: tile.querySelector('video'), status: tile.querySelector('.tile-status'),
+    stream: new MediaStream(), // their tracks, as the slots bring them to us
+  };
+  tile.dataset.peerName = name;
+  tile.querySelector('.tile-name').textContent = name;
+  tile.querySelector('.unmute').onclick = (event) => {
+    peer.video.muted = false;
+    event.target.hidden = true;
+  };
+  peers.set(id, peer);
+  tiles.append(tile);
+  updateCounts();
+  return peer;
+}
+
+// The whole handshake, once: our tracks, the slots and the channel go into one offer, and the
+// server's answer comes back as the acknowledgement of that offer.
+async function connectToServer() {
+  connection?.close(); // one from before a server restart, which the server has forgotten
+  peers.forEach((peer) => {
+    peer.stream = new MediaStream(); // and the tracks it brought
+  });
+  // One pair of slots per other member the room can hold: the same number for every member.
+  const {slots} = await signaling.request('slots');
+  connection = createServerConnection();
+  localStream.getTracks().forEach((track) => {
+    connection.addTransceiver(track, {direction: 'sendonly', streams: [localStream]});
+  });
+  for (let i = 0; i < slots; i++) {
+    connection.addTransceiver('video', {direction: 'recvonly'});
+    connection.addTransceiver('audio', {direction: 'recvonly'});
+  }
+  setUpServerChannel(connection.createDataChannel('chat'));
+  await connection.setLocalDescription();
+  // aiortc takes no trickled candidates: wait until ours are all in the offer's SDP.
+  await iceGatheringComplete(connection);
+  const answer = await signaling.request('offer', {description: connection.localDescription});
+  await connection.setRemoteDescription(answer.description);
+  updateCounts();
+}
+
+function createServerConnection() {
+  // max-bundle: every m-line on one transport, so the candidates are gathered once.
+  const pc = new RTCPeerConnection({...peerConfiguration(iceServers), bundlePolicy: 'max-bundle'});
+  pc.onconnectionstatechange = () => onConnectionStateChange(pc);
+  watchStats(pc, statsPanels, 'Connection to the server');
+  showBadge(serverState, pc.connectionState);
+  return pc;
+}
+
+function iceGatheringComplete(pc) {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (pc.iceGatheringState === 'complete') {
+        pc.removeEventListener('icegatheringstatechange', check);
+        resolve();
+      }
+    };
+    pc.addEventListener('icegatheringstatechange', check);
+    check();
+  });
+}
+
+function onConnectionStateChange(pc) {
+  if (pc !== connection) {
+    return; // a connection from before a server restart
+  }
+  showBadge(serverState, pc.connectionState);
+  if (pc.connectionState === 'failed') {
+    const advice = iceFailureAdvice(iceServers);
+    appendLine(chatLog, `The connection to the server failed. ${advice}`, 'error');
+  }
+}
+
+function setUpServerChannel(newChannel) {
+  channel = newChannel;
+  chatReady = false;
+  channel.onclose = updateChat;
+  channel.onmessage = (event) => onServerMessage(parseJson(event.data));
+}
+
+// Everything on the channel comes from the server, which names who said what.
+function onServerMessage(message) {
+  if (message?.type === 'ready') {
+    // Our channel is open on both ends: from now on we hear every message.
+    chatReady = true;
+    appendLine(chatLog, 'Connected to the server: chat, video and sound go through it.', 'notice');
+    sendState();
+    updateChat();
+  } else if (message?.type === 'chat') {
+    receiveMessage(message.from, message.text);
+  } else if (message?.type === 'state') {
+    showRemoteState(peerNamed(message.from.name), message);
+  } else if (message?.type === 'slots') {
+    showSlots(message.slots);
+  } else if (message?.type === 'recording') {
+    showRecording(message);
+  } else if (message?.type === 'error') {
+    appendLine(chatLog, `The server says: ${message.message}`, 'error');
+  }
+}
+
+// {mid, id, name} for each slot in use: the transceiver with that mid carries that member's video
+// or sound.
+function showSlots(slots) {
+  for (const {mid, id, name} of slots) {
+    const peer = peerNamed(name) ?? addPeer({id, name}); // a slot may come before peer-joined
+    const {track} = connection.getTransceivers().find((t) => t.mid === mid).receiver;
+    if (!peer.stream.getTracks().includes(track)) {
+      showRemoteTrack(peer, track);
+    }
+  }
+  updateCounts();
+}
+
+// Anyone in the room may start or stop the recording; the server tells everyone.
+function toggleRecording() {
+  channel.send(JSON.stringify({type: 'record', on: !recording}));
+}
+
+function showRecording({on, by, files = [], notRecorded = []}) {
+  showRecordingState(on);
+  const who = by?.name === nameInput.value ? 'You' : by?.name;
+  if (on) {
+    recordingNotice.textContent = `● Recording: ${who} started recording this call. The server ` +
+      'records the camera and microphone of everyone here, you included.';
+    appendLine(chatLog, `${who} started recording this call.`, 'notice');
+    // The notice is on the page: only now may the server record us.
+    channel.send(JSON.stringify({type: 'recording-seen'}));
+    return;
+  }
+  appendLine(chatLog, `Recording stopped${who ? ` by ${who}` : ''}: ${files.length} files.`,
+    'notice');
+  if (notRecorded.length > 0) {
+    appendLine(chatLog, `Not recorded (never saw the notice): ${notRecorded.join(', ')}.`, 'notice');
+  }
+  files.forEach(listRecording);
+}
+
+function showRecordingState(on) {
+  recording = on;
+  recordButton.textContent = on ? 'Stop recording' : 'Record';
+  recordingNotice.hidden = !on;
+}
+
+// One file per member: a link to download it while the server runs.
+function listRecording({name, url, seconds}) {
+  const item = document.createElement('li');
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  link.textContent = name;
+  item.append(link, ` (${seconds} s)`);
+  recordingList.append(item);
+}
+
+function peerNamed(name) {
+  return [...peers.values()].find((peer) => peer.name === name); // names are unique in a room
+}
+
+// `from` is {id, name}, as the server stamped it.
+function receiveMessage(from, text) {
+  appendLine(chatLog, `${from.name}: ${text}`, 'received');
+}
+
+// One send, whatever the size of the room: the server does the fan-out.
+function sendMessage() {
+  const text = messageToSend(messageInput, chatLog);
+  if (!text || !chatReady || channel?.readyState !== 'open') {
+    return;
+  }
+  channel.send(JSON.stringify({type: 'chat', text}));
+  appendLine(chatLog, `You: ${text}`, 'sent');
+  messageInput.value = '';
+}
+
+function onPeerLeft({id}) {
+  const peer = peers.get(id);
+  if (peer) {
+    appendLine(peer.log, `${peer.name} left.`, 'notice');
+    removePeer(peer);
+  }
+}
+
+function removePeer(peer) {
+  peer.video.srcObject = null;
+  peers.delete(peer.id);
+  peer.tile.remove();
+  updateCounts();
+}
+
+function leave() {
+  showRecordingState(false);
+  connection?.close(); // and its channel
+  connection = null;
+  showBadge(serverState, 'none');
+  peers.forEach(removePeer);
+  stopLocalMedia();
+  signaling.leave(); // the others get peer-left, and the server closes its side
+}
+
+function updateChat() {
+  const open = chatReady && channel?.readyState === 'open';
+  messageInput.disabled = !open;
+  sendButton.disabled = !open;
+  recordButton.disabled = !open;
+}
+
+// The lesson in numbers: one connection here, n in the room, against n-1 and n(n-1)/2 in a mesh.
+function updateCounts() {
+  connectionCount.textContent = connection ? 1 : 0;
+  videoCount.textContent = [...peers.values()]
+    .filter((peer) => peer.stream.getVideoTracks().length > 0).length;
+  const people = peers.size + 1;
+  summary.textContent = connection ?
+    `${people} in the room: 1 connection per person, to the server, which gets your camera once. ` +
+      `A mesh would need ${people - 1} per person, and send your camera ${times(people - 1)}.` :
+    'Join a room to see what it costs.';
+  updateChat();
+}
+
+// A slot's track, once the server has said whose it is.
+function showRemoteTrack(peer, track) {
+  peer.stream.addTrack(track);
+  // Setting srcObject again makes the element take up a track added after it started playing.
+  peer.video.srcObject = peer.stream;
+  playRemote(peer);
+}
+
+// Remote videos have sound, so the autoplay policy applies. Browsers let them play because the
+// user clicked Join on this page; should one refuse, we play muted and offer a button to unmute.
+function playRemote(peer) {
+  peer.video.play().catch((error) => {
+    if (error.name === 'NotAllowedError') {
+      peer.video.muted = true;
+      peer.tile.querySelector('.unmute').hidden = false;
+      peer.video.play();
+    } // else AbortError: a newer srcObject replaced this one and plays instead
+  });
+}
+
+function showRemoteState(peer, state) {
+  const camera = state?.camera === true; // anything else is off
+  peer.tile.dataset.camera = camera ? 'on' : 'off';
+  peer.status.textContent = describeState({mic: state?.mic === true, camera});
+}
+
+function localState() {
+  const on = (kind) => localStream.getTracks().some((t) => t.kind === kind && t.enabled);
+  return {mic: on('audio'), camera: on('video')};
+}
+
+async function toggle(kind) {
+  const track = localStream.getTracks().find((t) => t.kind === kind);
+  if (track) {
+    // Off keeps the track on the connection: it sends black frames (or silence) instead, so
+    // back on is instant and needs no renegotiation.
+    track.enabled = !track.enabled;
+  } else {
+    // Our one offer is made and nothing is renegotiated, so no track can be added now.
+    mediaError.textContent = `No ${kind === 'video' ? 'camera' : 'microphone'} was opened when ` +
+      'you joined: leave, allow it (and tick "Camera on when I join"), then join again.';
+  }
+  showLocalMedia(localStream);
+  sendState();
+}
+
+// The server passes {mic, camera} on to the others, with our name: their tiles say "muted".
+function sendState() {
+  if (chatReady && channel?.readyState === 'open') {
+    channel.send(JSON.stringify({type: 'state', ...localState()}));
+  }
+}
+
+function times(count) {
+  return count === 1 ? 'once' : `${count} times`;
+}
+
+function stopLocalMedia() {
+  // Stopping the tracks releases the camera and microphone: the camera's light goes off.
+  localStream.getTracks().forEach((track) => track.stop());
+  localStream = new MediaStream();
+  localName.textContent = 'You';
+  showLocalMedia(null);
+}
