@@ -25,7 +25,16 @@ CONTROLS = {
     7: ["#name", "#room", "#relay-only", "#join", "#leave", "#message", "#send"],
     8: ["#name", "#room", "#join", "#leave", "#message", "#send", "#files", "#send-files"],
     9: ["#name", "#room", "#join", "#leave", "#mic-toggle", "#camera-toggle", "#share-toggle"],
-    10: ["#name", "#room", "#join", "#leave", "#mic-toggle", "#camera-toggle", "#record", "#message"],
+    10: [
+        "#name",
+        "#room",
+        "#join",
+        "#leave",
+        "#mic-toggle",
+        "#camera-toggle",
+        "#record",
+        "#message",
+    ],
 }
 # And once two people are in the room.
 JOINED_CONTROLS = {
