@@ -171,6 +171,10 @@ class Files:
         verdict = (
             "matches theirs" if ours == theirs else f"does not match theirs ({shown(str(theirs))})"
         )
+        if incoming["received"] != incoming["size"]:
+            verdict = (
+                f"is of an incomplete file ({incoming['received']} of {incoming['size']} bytes)"
+            )
         self.say(
             f"* Received {shown(incoming['name'])} from {self.their_name}: SHA-256 {ours}, "
             f"which {verdict}; {saved}."

@@ -77,13 +77,14 @@ function showIceServers(servers) {
       'notice');
   }
   for (const server of servers) {
-    const until = server.username ? `, credentials valid until ${expiryOf(server)}` : '';
+    const until = server.username ?
+      `, credentials valid until ${expiryOf(server).toLocaleTimeString()}` : '';
     appendLine(chatLog, `ICE server: ${[server.urls].flat().join(', ')}${until}.`, 'notice');
   }
 }
 
 function expiryOf(server) {
-  return new Date(Number(server.username.split(':')[0]) * 1000).toLocaleTimeString();
+  return new Date(Number(server.username.split(':')[0]) * 1000);
 }
 
 function addPeer({id, name}) {
@@ -213,8 +214,9 @@ function onCandidateError(peer, {url, errorCode, errorText}) {
 
 function candidateErrorAdvice(errorCode) {
   const turn = iceServers.find((server) => server.username);
-  if (errorCode === 401 && turn && Number(turn.username.split(':')[0]) * 1000 < Date.now()) {
-    return `our TURN credentials expired at ${expiryOf(turn)}. Leave and join again for new ones.`;
+  if (errorCode === 401 && turn && expiryOf(turn) < new Date()) {
+    const at = expiryOf(turn).toLocaleTimeString();
+    return `our TURN credentials expired at ${at}. Leave and join again for new ones.`;
   }
   if (errorCode === 401) {
     return 'the TURN server refused our credentials. Is the signaling server\'s TURN_SECRET the ' +

@@ -307,7 +307,10 @@ async function finishIncoming(peer, {id, sha256: theirs}) {
   const blob = new Blob(transfer.chunks);
   transfer.sha256 = await sha256(blob);
   sendControl(peer, {type: 'received', id, sha256: transfer.sha256}).catch(() => {});
-  const verdict = transfer.sha256 === theirs ? 'matches' : `does not match theirs (${theirs})`;
+  let verdict = transfer.sha256 === theirs ? 'matches' : `does not match theirs (${theirs})`;
+  if (transfer.received !== transfer.size) {
+    verdict = `incomplete: ${transfer.received} of ${transfer.size} bytes`;
+  }
   endTransfer(transfer, `received, SHA-256 ${transfer.sha256}: ${verdict}`);
   transfer.row.offerDownload(blob, transfer.name);
 }

@@ -174,8 +174,18 @@ def test_a_peer_breaking_the_protocol_is_refused_and_its_name_stays_text(
     expect(refused).to_contain_text("cancelled: Ann sent more than the size announced")
     expect(refused.locator(".file-name")).to_have_text(f"{hostile} (10 B)")
     assert bob.evaluate("window.pwned") is None
-    expect(bob.locator("#transfers li")).to_have_count(1)
+    expect(bob.locator("#transfers li")).to_have_count(1)  # the junk and the bad header made none
     expect(row(ann, hostile)).to_have_count(0)  # Ann's page never announced a file of its own
+    # A file that ends short of its size is not passed off as whole, whatever hash it claims.
+    ann.evaluate(
+        """() => {
+          const files = createdChannels.find((c) => c.label === 'files');
+          files.send(JSON.stringify({type: 'file', id: 100, name: 'short.bin', size: 10}));
+          files.send(new Uint8Array(4));
+          files.send(JSON.stringify({type: 'end', id: 100, sha256: 'anything'}));
+        }"""
+    )
+    expect(row(bob, "short.bin")).to_contain_text("incomplete: 4 of 10 bytes")
     data = os.urandom(100_000)
     send(ann, {"fine.bin": data})
     expect_arrived(ann, bob, "fine.bin", data)
