@@ -40,7 +40,7 @@ check: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
 exercises: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
 	$(PY) -m tests.exercises
 
-# A WebRTC peer written in Python, in a room of steps 2 to 4 (docs/python-peer.md), talking to the
+# A WebRTC peer written in Python, in a room of steps 2 to 4 or 8 (docs/python-peer.md), talking to the
 # server `make run` started: STEP=4 make peer ARGS='--room demo --echo'
 peer: $(RUN_STAMP)
 	@$(PY) -m common.peer --step '$(STEP)' --url 'http://127.0.0.1:$(PORT)' $(ARGS)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from tests import browsers
+from tests import browsers, coturn
 from tests.server import Server
 
 IMAGES = Path(__file__).resolve().parent / "images"
@@ -191,6 +191,68 @@ def step6(browser, url):
     return ann
 
 
+def step7(browser, url):
+    """Two pages allowing relayed candidates only, through the TURN server main() started."""
+    pages = []
+    for name in ("Ann", "Bob"):
+        page = browser.new_context(viewport=VIEWPORT).new_page()
+        page.goto(f"{url}/?room=demo")
+        expect(page.locator("#signaling-state")).to_have_text("connected")
+        page.check("#relay-only")
+        page.fill("#name", name)
+        page.click("#join")
+        pages.append(page)
+    ann, bob = pages
+    for page in pages:
+        expect(page.locator("#chosen-pair")).to_contain_text("relay to")
+    say(bob, "Hi Ann, through the relay!")
+    expect(ann.locator("#log")).to_contain_text("Bob: Hi Ann")
+    expect(ann.locator("#gathering-state")).to_have_text("complete")
+    expect_traffic(ann, 1)
+    return ann
+
+
+def step8(browser, url):
+    ann, bob = users(browser, url, "Ann", "Bob")
+    expect(ann.locator("#send-files")).to_be_enabled()
+    files = [
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"Peer to peer.\n" * 4000},
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": bytes(range(256)) * 8192},
+    ]
+    ann.set_input_files("#files", files=files)
+    ann.click("#send-files")
+    for name in ("notes.txt", "photo.jpg"):
+        expect(bob.locator(f'#transfers li[data-name="{name}"]')).to_contain_text("matches")
+    say(bob, "Got both, and the hashes match.")
+    return bob
+
+
+def step9(browser, url):
+    ann, bob = users(browser, url, "Ann", "Bob")
+    bob.wait_for_function(ALL_VIDEOS_PLAY)
+    ann.click("#share-toggle")
+    expect(ann.locator("#share-toggle")).to_have_text("Back to camera")
+    # Ann's tile at Bob's takes the screen's 16:9 shape: the fake screen is 1280x720.
+    bob.wait_for_function(
+        "[...document.querySelectorAll('.remote-tile video')].some((v) => v.videoWidth > 320)"
+    )
+    say(ann, "Can you see my screen?")
+    expect(bob.locator("#log")).to_contain_text("Ann: Can you see my screen?")
+    expect_stats(bob, 1, "video-in")
+    return bob
+
+
+def step10(browser, url):
+    ann, bob = users(browser, url, "Ann", "Bob")
+    bob.wait_for_function(ALL_VIDEOS_PLAY)
+    say(ann, "Shall we record this?")
+    ann.click("#record")
+    expect(bob.locator("#recording-notice")).to_contain_text("Ann started recording")
+    say(bob, "Fine by me: I can see the notice.")
+    expect(ann.locator("#log")).to_contain_text("Bob: Fine by me")
+    return bob
+
+
 # (image name, step whose server it needs, what makes the page to photograph)
 SHOTS = [
     ("step1", 1, step1),
@@ -200,12 +262,16 @@ SHOTS = [
     ("step5", 5, step5),
     ("phone-step5", 5, phone_step5),
     ("step6", 6, step6),
+    ("step7", 7, step7),
+    ("step8", 8, step8),
+    ("step9", 9, step9),
+    ("step10", 10, step10),
 ]
 
 
-def take(browser, logs, name, step, shoot):
+def take(browser, logs, name, step, shoot, env):
     """One attempt at one picture, on a server of its own; the users leave afterwards."""
-    server = Server(step, logs)
+    server = Server(step, logs, **env.get(step, {}))
     try:
         path = IMAGES / f"{name}.png"
         shoot(browser, server.url).screenshot(path=path, full_page=True)
@@ -223,13 +289,17 @@ def main(argv):
     # Found before sync_playwright(): looking up Playwright's own Chromium starts one of its own.
     options = browsers.launch_options("chromium", browsers.find("chromium"))
     with tempfile.TemporaryDirectory() as logs, sync_playwright() as playwright:
+        env = {10: {"RECORDINGS_DIR": logs}}
+        if 7 in chosen:  # step 7's picture is a relayed call, through a coturn of its own
+            turn = coturn.Coturn(Path(logs) / "turnserver.log")
+            env[7] = {"TURN_URLS": turn.url(), "TURN_SECRET": coturn.SECRET}
         browser = playwright.chromium.launch(**options)
         for name, step, shoot in SHOTS:
             if step not in chosen:
                 continue
             for attempt in range(1, ATTEMPTS + 1):
                 try:
-                    path = take(browser, Path(logs), name, step, shoot)
+                    path = take(browser, Path(logs), name, step, shoot, env)
                 except AssertionError as error:
                     if attempt == ATTEMPTS:
                         raise
@@ -238,6 +308,8 @@ def main(argv):
                     print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
                     break
         browser.close()
+        if 7 in chosen:
+            turn.stop()
 
 
 if __name__ == "__main__":
