@@ -7,6 +7,7 @@ Each shot gets a server of its own (`python -m common.run`, as `make run` starts
 browser contexts, one per user, closed once the picture is taken.
 """
 
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -238,7 +239,7 @@ def step9(browser, url):
     )
     say(ann, "Can you see my screen?")
     expect(bob.locator("#log")).to_contain_text("Ann: Can you see my screen?")
-    expect_stats(bob, 1, "video-in")
+    expect(bob.locator("#stats tr[data-stat=video-in]")).to_contain_text(re.compile(r"\d+ fps"))
     return bob
 
 
@@ -250,6 +251,9 @@ def step10(browser, url):
     expect(bob.locator("#recording-notice")).to_contain_text("Ann started recording")
     say(bob, "Fine by me: I can see the notice.")
     expect(ann.locator("#log")).to_contain_text("Bob: Fine by me")
+    # The first seconds come in bursts; the shot waits for the steady rate.
+    steady = re.compile(r"320x240, 1[0-6] fps")
+    expect(bob.locator("#stats tr[data-stat=video-in]")).to_contain_text(steady)
     return bob
 
 

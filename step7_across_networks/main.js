@@ -264,6 +264,9 @@ function onConnectionStateChange(peer) {
   if (state === 'connected') {
     appendLine(peer.log, `Connected peer to peer with ${peer.name}.`, 'notice');
     showChosenPair(peer);
+    // ICE may still switch to a better pair: Chromium says so on the ICE transport.
+    const iceTransport = peer.connection.sctp?.transport.iceTransport;
+    iceTransport?.addEventListener('selectedcandidatepairchange', () => showChosenPair(peer));
   }
 }
 
