@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import re
+import uuid
 from pathlib import Path
 
 CHUNK_BYTES = 64 * 1024  # as the page: within every browser's and aiortc's max message size
@@ -33,7 +34,6 @@ class Files:
         self.say = say
         self.incoming = None  # the file coming in: {id, name, size, received, hash, file, path}
         self.outgoing = None  # the file going out: {id, name, done (a future)}
-        self.next_id = 1
         self.queue = asyncio.Lock()  # one file out at a time, in the order asked
         self.drained = asyncio.Event()
         self.tasks = set()  # what runs in the background: files going out, replies
@@ -64,9 +64,8 @@ class Files:
 
     async def send_one(self, path):
         size = path.stat().st_size
-        transfer = {"id": self.next_id, "name": path.name}
+        transfer = {"id": uuid.uuid4().hex, "name": path.name}  # random, as the page's
         transfer["done"] = asyncio.get_running_loop().create_future()
-        self.next_id += 1
         self.outgoing = transfer
         header = {"type": "file", "id": transfer["id"], "name": path.name, "size": size}
         await self.send(json.dumps(header))

@@ -205,6 +205,7 @@ function onConnectionStateChange(pc) {
 function setUpServerChannel(newChannel) {
   channel = newChannel;
   chatReady = false;
+  showRecordingState(false); // a new server connection (after a restart) starts unrecorded
   channel.onclose = updateChat;
   channel.onmessage = (event) => onServerMessage(parseJson(event.data));
 }
@@ -259,8 +260,8 @@ function showRecording({on, by, files = [], notRecorded = []}) {
     channel.send(JSON.stringify({type: 'recording-seen'}));
     return;
   }
-  appendLine(chatLog, `Recording stopped${who ? ` by ${who}` : ''}: ${files.length} files.`,
-    'notice');
+  const count = `${files.length} file${files.length === 1 ? '' : 's'}`;
+  appendLine(chatLog, `Recording stopped${who ? ` by ${who}` : ''}: ${count}.`, 'notice');
   if (notRecorded.length > 0) {
     appendLine(chatLog, `Not recorded (never saw the notice): ${notRecorded.join(', ')}.`, 'notice');
   }

@@ -117,10 +117,13 @@ class Recording:
         self.recorders = {}  # member id -> Recorder
         self.files = []  # {name, url, seconds} of the members who left or stopped
         self.not_recorded = set()  # names of members told, who never answered
+        self.count = 0  # files started
 
     def path_for(self, guest):
+        """A file of its own for each Recorder: a member who rejoins gets a second one."""
+        self.count += 1
         name = re.sub(r"[^\w\-]", "_", guest.member.name)
-        return self.folder / f"{self.stamp}-{name}.webm"
+        return self.folder / f"{self.stamp}-{self.count}-{name}.webm"
 
     async def finish(self, member_id):
         recorder = self.recorders.pop(member_id, None)
@@ -178,7 +181,9 @@ class RecordingServerPeer(ServerPeer):
         log.info("recording %s", guest.member.name)
 
     async def stop_recording(self, room, by):
-        recording = self.recordings.pop(room)
+        recording = self.recordings.pop(room, None)
+        if recording is None:
+            return  # stopped meanwhile
         for member_id in list(recording.recorders):
             await recording.finish(member_id)
         log.info("recording of room %s stopped: %d files", room, len(recording.files))
@@ -197,7 +202,11 @@ class RecordingServerPeer(ServerPeer):
         if recording is not None:
             await recording.finish(member_id)  # a member who leaves keeps their file so far
         await super().close(member_id, room_name)
-        if recording is not None and room_name not in self.rooms:
+        if (
+            recording is not None
+            and room_name not in self.rooms
+            and (self.recordings.get(room_name) is recording)
+        ):
             await self.stop_recording(room_name, None)  # nobody left to stop it
 
     def spawn(self, coroutine):

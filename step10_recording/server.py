@@ -1,8 +1,9 @@
 """Step 10: the server peer records the room. The server is step 6's (step6_server_peer/server.py),
 with a recording server peer (recording.py) and one more route:
 
-- `GET /recordings/<folder>/<file>`: a recorded file, once its recording stopped. Each recording
-  has a folder of its own with an unguessable name, which only the members of the room are told.
+- `GET /recordings/<folder>/<file>`: a recorded file, listed to the members when its recording
+  stops. Each recording has a folder of its own with an unguessable name, which only the members
+  of the room are told.
 
 Nothing else changes: the same signaling, the same `slots` and `offer` events, one connection per
 member. Recording is asked and announced on the data channel (recording.py has the protocol).

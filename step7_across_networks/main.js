@@ -174,8 +174,8 @@ async function onCandidate(peer, candidate) {
   }
 }
 
-// Each of our candidates as ICE finds it, shown, then sent at once (trickle ICE). The last one is
-// null (after an empty one, in Firefox): the end of gathering, which goes to the other side too.
+// Each of our candidates as ICE finds it, shown, then sent at once (trickle ICE). The last event
+// has none: gathering is over. Firefox sends an empty candidate before it, passed on as in step 2.
 function onLocalCandidate(peer, candidate) {
   if (candidate?.candidate) {
     showCandidate('ours', candidate);
@@ -222,8 +222,11 @@ function candidateErrorAdvice(errorCode) {
     return 'the TURN server refused our credentials. Is the signaling server\'s TURN_SECRET the ' +
       'TURN server\'s secret?';
   }
-  return 'no answer. Is the server running, and reachable from here? A firewall that blocks UDP ' +
-    'still lets TURN over TCP or TLS on port 443 through.';
+  if (errorCode === 701) {
+    return 'no answer. Is the server running, and reachable from here? A firewall that blocks ' +
+      'UDP still lets TURN over TCP or TLS on port 443 through.';
+  }
+  return 'the server refused this request (see its log).';
 }
 
 // Of every pair ICE checked, the one it chose (getStats(), as the stats panel reads it).
@@ -266,7 +269,9 @@ function onConnectionStateChange(peer) {
     showChosenPair(peer);
     // ICE may still switch to a better pair: Chromium says so on the ICE transport.
     const iceTransport = peer.connection.sctp?.transport.iceTransport;
-    iceTransport?.addEventListener('selectedcandidatepairchange', () => showChosenPair(peer));
+    if (iceTransport) {
+      iceTransport.onselectedcandidatepairchange = () => showChosenPair(peer);
+    }
   }
 }
 

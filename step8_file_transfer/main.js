@@ -21,7 +21,6 @@ const transferList = document.querySelector('#transfers');
 const CHUNK_BYTES = 64 * 1024;
 const HIGH_WATER_BYTES = 1024 * 1024;
 const LOW_WATER_BYTES = 256 * 1024;
-let nextTransferId = 1;
 
 const signaling = new Signaling();
 
@@ -214,7 +213,8 @@ function sendFiles() {
 // {type: 'end', id, sha256}; the receiver answers {type: 'received', id, sha256}. Either side may
 // send {type: 'cancel', id} at any time.
 async function sendFile(peer, file) {
-  const transfer = newTransfer(peer, {id: nextTransferId++, name: file.name, size: file.size});
+  // A random id: both sides send files, and a cancel must name one file only.
+  const transfer = newTransfer(peer, {id: crypto.randomUUID(), name: file.name, size: file.size});
   peer.outgoing = transfer;
   try {
     await sendControl(peer, {type: 'file', id: transfer.id, name: file.name, size: file.size});
@@ -233,7 +233,9 @@ async function sendFile(peer, file) {
       await transfer.finished;
     }
   } catch (error) {
-    endTransfer(transfer, `failed: ${error.message}`, 'error');
+    if (!transfer.done) {
+      endTransfer(transfer, `failed: ${error.message}`, 'error');
+    }
   }
   peer.outgoing = null;
 }
@@ -311,8 +313,11 @@ async function finishIncoming(peer, {id, sha256: theirs}) {
   if (transfer.received !== transfer.size) {
     verdict = `incomplete: ${transfer.received} of ${transfer.size} bytes`;
   }
-  endTransfer(transfer, `received, SHA-256 ${transfer.sha256}: ${verdict}`);
-  transfer.row.offerDownload(blob, transfer.name);
+  const intact = verdict === 'matches';
+  endTransfer(transfer, `received, SHA-256 ${transfer.sha256}: ${verdict}`, intact ? 'done' : 'error');
+  if (intact) {
+    transfer.row.offerDownload(blob, transfer.name); // only a file known to be whole
+  }
 }
 
 function onReceived(peer, {id, sha256: theirs}) {

@@ -464,6 +464,7 @@ function stopSharing() {
   const [screen] = localStream.getVideoTracks();
   const camera = cameraTrack;
   cameraTrack = null;
+  camera.enabled = screen.enabled; // "Turn camera off" while sharing turned the screen off
   sendVideo(camera, screen);
   screen.stop(); // releases the capture: the browser's "sharing" indicator goes away
   appendLine(chatLog, 'You are back to your camera.', 'notice');

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 
+import numpy
 import pytest
 from playwright.sync_api import expect
 
@@ -152,6 +153,28 @@ def test_cancel_from_either_side_leaves_both_ready_for_the_next_file(
     data = os.urandom(200_000)
     send(ann, {"next.bin": data})
     expect_arrived(ann, bob, "next.bin", data)
+
+
+def big_file_bytes(size):
+    """What BIG_FILE puts in the page, made here too."""
+    return ((numpy.arange(size, dtype=numpy.int64) * 7919) % 251).astype(numpy.uint8).tobytes()
+
+
+def test_both_sending_at_once_a_cancel_stops_only_the_file_it_names(start_server, new_page, room):
+    ann, bob = join_pair(new_page, start_server(STEP), room)
+    bob.evaluate(BIG_FILE, ["from-bob.bin", 32 * MIB])
+    bob.click("#send-files")
+    expect(row(ann, "from-bob.bin")).to_contain_text("receiving from Bob")
+    ann.evaluate(BIG_FILE, ["from-ann.bin", 64 * MIB])
+    ann.click("#send-files")
+    expect(row(bob, "from-ann.bin")).to_contain_text("receiving from Ann")
+    # Each page now has a file going out and one coming in: Bob cancels Ann's, and only hers.
+    row(bob, "from-ann.bin").locator("button.cancel").click()
+    expect(row(ann, "from-ann.bin")).to_contain_text("cancelled by Bob")
+    digest = hashlib.sha256(big_file_bytes(32 * MIB)).hexdigest()
+    done = f"received, SHA-256 {digest}: matches"
+    expect(row(ann, "from-bob.bin")).to_contain_text(done, timeout=60_000)
+    expect(row(bob, "from-bob.bin")).to_contain_text(f"SHA-256 {digest}: Ann's copy matches")
 
 
 def test_a_peer_breaking_the_protocol_is_refused_and_its_name_stays_text(
