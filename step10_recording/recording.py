@@ -129,6 +129,8 @@ class Recording:
         recorder = self.recorders.pop(member_id, None)
         if recorder is not None:
             seconds = await recorder.stop()
+            if not recorder.path.exists():
+                return  # stopped before a single packet came: there is no file
             url = f"/recordings/{self.folder.name}/{recorder.path.name}"
             self.files.append({"name": recorder.path.name, "url": url, "seconds": seconds})
 

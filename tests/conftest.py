@@ -185,6 +185,25 @@ MEDIA_PROBES = """
 """
 
 
+def wait_until(page, async_predicate, arg=None, **options):
+    """page.wait_for_function for a predicate that answers with a promise (getStats(), fetch()).
+    Playwright does not await such an answer, and a promise is truthy: the wait would end at once.
+    So each poll starts the predicate and answers with the latest result it finished with."""
+    page.wait_for_function(
+        f"""(() => {{
+          const predicate = {async_predicate};
+          let latest = false;
+          return (arg) => {{
+            predicate(arg).then((ok) => {{ latest = ok; }});
+            return latest;
+          }};
+        }})()""",
+        arg=arg,
+        polling=100,
+        **options,
+    )
+
+
 @pytest.fixture
 def new_page(browser):
     """new_page(url, in_browser=None, init_script=None, route_socket=None, **context_options) ->

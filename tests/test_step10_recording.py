@@ -12,6 +12,7 @@ import av
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import wait_until
 from tests.test_step6_server_peer import expect_one_connection, expect_video_from, open_page
 
 pytestmark = pytest.mark.browser
@@ -62,11 +63,11 @@ def keep_recording(watcher, watched, seconds=3):
     at times, so frames alone are not a clock). Returns the seconds it waited."""
     start = time.monotonic()
     before = watcher.evaluate("name => framesDecodedFrom(name)", watched)
-    watcher.wait_for_function(
+    wait_until(
+        watcher,
         """async ([name, frames, until]) =>
           Date.now() >= until && (await framesDecodedFrom(name)) >= frames""",
-        arg=[watched, before + seconds * FPS, watcher.evaluate("Date.now()") + seconds * 1000],
-        polling=100,
+        [watched, before + seconds * FPS, watcher.evaluate("Date.now()") + seconds * 1000],
         timeout=(seconds + 20) * 1000,
     )
     return time.monotonic() - start

@@ -15,6 +15,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from playwright.sync_api import expect
 
 from step6_server_peer import server as step6_server
+from tests.conftest import wait_until
 from tests.signaling_client import Member
 
 HOSTILE = "<img src=x onerror=pwned=1>"
@@ -59,20 +60,20 @@ def expect_video_from(page, name):
         arg=name,
     )
     before = page.evaluate("name => framesDecodedFrom(name)", name)
-    page.wait_for_function(
+    wait_until(
+        page,
         "async ([name, before]) => (await framesDecodedFrom(name)) >= before + 5",
-        arg=[name, before],
-        polling=100,
+        [name, before],
     )
 
 
 def expect_sound_from(page, name):
     """Sound packets from `name` keep arriving at the page (through the server)."""
     before = page.evaluate("name => audioPacketsFrom(name)", name)
-    page.wait_for_function(
+    wait_until(
+        page,
         "async ([name, before]) => (await audioPacketsFrom(name)) >= before + 5",
-        arg=[name, before],
-        polling=100,
+        [name, before],
     )
 
 
@@ -82,13 +83,13 @@ def server_stats(page):
 
 def wait_for_server(page, connections, tasks=None):
     """Waits until the server peer holds `connections` (and, if given, runs `tasks`)."""
-    page.wait_for_function(
+    wait_until(
+        page,
         """async ([connections, tasks]) => {
           const stats = await (await fetch('/server-peer/stats')).json();
           return stats.peerConnections === connections && (tasks === null || stats.tasks === tasks);
         }""",
-        arg=[connections, tasks],
-        polling=100,
+        [connections, tasks],
     )
 
 
