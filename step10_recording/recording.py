@@ -1,9 +1,9 @@
 """Step 10: the server peer records the room, with everyone's knowledge.
 
-Step 6's server peer already holds every member's media, encoded once (`media.Encoded`: VP8
-and Opus `av.Packet`s). Recording adds one more subscriber to each member's relay: a `Recorder`
-that writes those packets into a WebM file as they are (PyAV muxes them; nothing is decoded or
-encoded again), one file per member.
+Step 6's server peer already holds every member's media as their browser encoded it
+(`media.Forwarded`: VP8 and Opus `av.Packet`s). Recording adds one more subscriber to each
+member's relay: a `Recorder` that writes those packets into a WebM file as they are (PyAV muxes
+them; nothing is decoded or encoded), one file per member.
 
 Consent is part of the protocol, on the same `chat` data channel:
 
@@ -28,24 +28,26 @@ import os
 import re
 import secrets
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
 from aiortc.mediastreams import MediaStreamError
 
 from common.app import ROOT
-from step6_server_peer.media import AUDIO_RATE, START, VIDEO_CLOCK
+from step6_server_peer.media import START
 from step6_server_peer.server_peer import ServerPeer
 
 log = logging.getLogger("recording")
 
 RECORDINGS_DIR = Path(os.environ.get("RECORDINGS_DIR") or ROOT / "recordings")
-CLOCKS = {"video": VIDEO_CLOCK, "audio": 1 / AUDIO_RATE}  # Encoded's time bases
+AUDIO_RATE = 48000
+CLOCKS = {"video": Fraction(1, 90000), "audio": Fraction(1, AUDIO_RATE)}  # VP8's and Opus's
 
 
 class Recorder:
     """One member's media, from the moment it starts, into one WebM file. Each track is a relay
-    subscription to that member's `Encoded` track; the file starts with a keyframe."""
+    subscription to that member's `Forwarded` track; the file starts with a keyframe."""
 
     def __init__(self, path, guest):
         self.path = path
@@ -65,8 +67,8 @@ class Recorder:
             stream.layout = "stereo"
             return stream
         stream = self.container.add_stream("libvpx", rate=15)
-        codec = track.codec  # the size the member sends now (the file follows if it changes)
-        stream.width, stream.height = (codec.width, codec.height) if codec else (320, 240)
+        # The size the member sends now (the file follows if it changes).
+        stream.width, stream.height = track.size or (320, 240)
         stream.pix_fmt = "yuv420p"
         return stream
 

@@ -1,12 +1,10 @@
-"""The two tracks the server peer adds to aiortc: `Encoded` (a member's media, encoded once) and
-`Slot` (what one receive slot of one page shows).
+"""The two tracks the server peer adds to aiortc: `Forwarded` (a member's media, as they encoded
+it) and `Slot` (what one receive slot of one page shows).
 
-Left to itself, aiortc encodes a track separately for every RTCRtpSender that sends it: with
-MediaRelay sharing one member's decoded frames among n-1 viewers, that is n-1 encoders per member,
-and for sound n-1 loudness measurements in pure Python on every 20 ms frame. So each member's
-track is decoded once (by aiortc's receiver), encoded once (`Encoded`), and the relay shares the
-encoded packets: an RTCRtpSender sends an `av.Packet` as it is. The cost per viewer is then only
-packetizing, encrypting and sending.
+The server forwards: each member's browser encodes its camera and microphone once, and the server
+passes those encoded frames (VP8 and Opus `av.Packet`s) on to every other member without decoding
+them (step6_server_peer/forwarding.py makes aiortc's receivers hand them over; an RTCRtpSender
+sends an `av.Packet` as it is). Per viewer, the server only packetizes, encrypts and sends.
 
 A browser offers a fixed number of receive-only *slots* (see server_peer.py). Each slot's sender
 gets one `Slot` track for the whole call, and `Slot.show()` switches what it carries: nothing, or
@@ -16,122 +14,64 @@ good. A `Slot` never ends while the call lasts, so a slot can show Ann, then nob
 """
 
 import asyncio
-import collections
 import time
 from fractions import Fraction
 
-import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-VIDEO_CLOCK = Fraction(1, 90000)
-VIDEO_BITRATE = 400_000  # bits a second, for the small picture the pages send (see README.md)
-KEYFRAME_EVERY = 60  # frames: a viewer whose picture broke gets a fresh one within seconds
-AUDIO_RATE = 48000
-AUDIO_BITRATE = 48_000
+from step6_server_peer.forwarding import ask_for_keyframe, on_keyframe_request, vp8_size
+
 START = time.monotonic()
+KEYFRAME_REQUEST_GAP = 0.1  # seconds: viewers asking at once for one member's keyframe ask once
 
 
-class Encoded(MediaStreamTrack):
-    """`source` (a track aiortc receives from a browser) encoded once for all viewers: `recv()`
-    gives `av.Packet`s, VP8 or Opus.
+class Forwarded(MediaStreamTrack):
+    """What `receiver` receives from a member, still encoded: `recv()` gives their VP8 or Opus
+    `av.Packet`s, retimed from the member's clock onto the server's, so that a slot's
+    timestamps keep rising when it switches from one member to another. `size` is the picture
+    size of the last keyframe."""
 
-    The packets are timed on one server clock, not on each browser's own, so that a slot's
-    timestamps keep rising when it switches from one member to another."""
-
-    def __init__(self, source):
+    def __init__(self, source, receiver):
         super().__init__()
         self.kind = source.kind
         self.source = source
-        self.codec = None
-        self.resampler = None
-        self.packets = collections.deque()
-        self.next_pts = 0
-        self.keyframe = False
+        self.receiver = receiver
+        self.offset = None  # server clock minus the member's, in their clock's ticks
+        self.size = None
+        self.asked = 0.0
 
     def request_keyframe(self):
-        """The next video frame is sent whole: a new viewer cannot use pictures made of
-        differences to pictures it never saw."""
-        self.keyframe = True
+        """Asks the member for a keyframe: a viewer cannot use pictures made of differences to
+        pictures it never saw."""
+        now = time.monotonic()
+        if self.kind == "video" and now - self.asked >= KEYFRAME_REQUEST_GAP:
+            self.asked = now
+            ask_for_keyframe(self.receiver)
 
     async def recv(self):
-        while not self.packets:
-            frame = await self.source.recv()
-            encode = self.encode_video if self.kind == "video" else self.encode_audio
-            loop = asyncio.get_running_loop()
-            self.packets.extend(await loop.run_in_executor(None, encode, frame))
-        return self.packets.popleft()
-
-    def encode_video(self, frame):
-        pts = max(self.next_pts, int((time.monotonic() - START) / VIDEO_CLOCK))
-        frame.pts, frame.time_base = pts, VIDEO_CLOCK
-        self.next_pts = pts + 1
-        size = (frame.width, frame.height)
-        if self.codec is None or (self.codec.width, self.codec.height) != size:
-            self.codec = video_encoder(*size)  # new, or the browser resized its camera
-        if self.keyframe:
-            self.keyframe = False
-            frame.pict_type = av.video.frame.PictureType.I
-        return self.codec.encode(frame.reformat(format="yuv420p"))
-
-    def encode_audio(self, frame):
-        if self.codec is None:
-            self.codec, self.resampler = audio_encoder()
-            self.next_pts = int((time.monotonic() - START) * frame.sample_rate)
-        # Sound is timed by counting samples, without gaps (the resampler insists).
-        frame.pts, frame.time_base = self.next_pts, Fraction(1, frame.sample_rate)
-        self.next_pts += frame.samples
-        return [p for chunk in self.resampler.resample(frame) for p in self.codec.encode(chunk)]
+        packet = await self.source.recv()
+        if self.offset is None:
+            self.offset = int((time.monotonic() - START) / packet.time_base) - packet.pts
+        packet.pts = packet.dts = packet.pts + self.offset
+        if packet.is_keyframe and self.kind == "video":
+            self.size = vp8_size(bytes(packet)) or self.size
+        return packet
 
     def stop(self):
         super().stop()
         self.source.stop()
 
 
-def video_encoder(width, height):
-    """VP8 for live video, set up as aiortc sets up its own (aiortc/codecs/vpx.py)."""
-    codec = av.CodecContext.create("libvpx", "w")
-    codec.width, codec.height = width, height
-    codec.pix_fmt = "yuv420p"
-    codec.time_base = VIDEO_CLOCK
-    codec.bit_rate = VIDEO_BITRATE
-    codec.gop_size = KEYFRAME_EVERY
-    codec.qmin, codec.qmax = 2, 56
-    codec.thread_count = 1 if width * height <= 640 * 480 else 2
-    codec.options = {
-        "bufsize": str(VIDEO_BITRATE),
-        "cpu-used": "-6",
-        "deadline": "realtime",
-        "lag-in-frames": "0",
-        "minrate": str(VIDEO_BITRATE),
-        "maxrate": str(VIDEO_BITRATE),
-        "noise-sensitivity": "4",
-        "overshoot-pct": "15",
-        "partitions": "0",
-        "static-thresh": "1",
-        "undershoot-pct": "100",
-    }
-    return codec
-
-
-def audio_encoder():
-    codec = av.CodecContext.create("libopus", "w")
-    codec.bit_rate = AUDIO_BITRATE
-    codec.format = "s16"
-    codec.layout = "stereo"
-    codec.sample_rate = AUDIO_RATE
-    codec.time_base = Fraction(1, AUDIO_RATE)
-    codec.options = {"application": "voip"}
-    resampler = av.AudioResampler(format="s16", layout="stereo", rate=AUDIO_RATE, frame_size=960)
-    return codec, resampler
-
-
 class Slot(MediaStreamTrack):
-    """What one receive slot of one page carries. `show(track, member, source)` starts copying
-    `track`'s packets in (a relay subscription to `source`, an `Encoded`); `show(None)` empties
-    the slot. A slot that falls behind drops what waits: sound simply skips, and video asks
-    `source` for a keyframe, since the packets after a gap are differences to a lost picture."""
+    """What one receive slot of one page carries, sent by `sender`. `show(track, member, source)`
+    starts copying `track`'s packets in (a relay subscription to `source`, a `Forwarded`);
+    `show(None)` empties the slot. Video starts at a keyframe, asked of `source`: the page's
+    decoder knows the previous member's pictures, not this one's. A slot that falls behind drops
+    what waits, and so does video until the next keyframe, since the packets after a gap are
+    differences to a lost picture. When the page itself asks for a keyframe (its picture broke),
+    the request goes on to `source`."""
 
-    def __init__(self, kind, mid):
+    def __init__(self, kind, mid, sender):
         super().__init__()
         self.kind = kind
         self.mid = mid
@@ -139,14 +79,24 @@ class Slot(MediaStreamTrack):
         self.source = None
         self.queue = asyncio.Queue(maxsize=30)
         self.pump = None
+        self.awaiting_keyframe = kind == "video"
+        on_keyframe_request(sender, self.request_keyframe)
+
+    def request_keyframe(self):
+        if self.source is not None:
+            self.source.request_keyframe()
 
     def show(self, track, member=None, source=None):
         self.clear()
         if track is not None:
             self.member, self.source = member, source
             self.pump = asyncio.ensure_future(self.copy(track))
-            # The page's decoder knows the previous member's pictures, not this one's.
-            source.request_keyframe()
+            self.wait_for_keyframe()
+
+    def wait_for_keyframe(self):
+        if self.kind == "video":
+            self.awaiting_keyframe = True
+            self.request_keyframe()
 
     def clear(self):
         if self.pump is not None:
@@ -163,7 +113,10 @@ class Slot(MediaStreamTrack):
                 if self.queue.full():
                     while not self.queue.empty():
                         self.queue.get_nowait()
-                    self.source.request_keyframe()
+                    self.wait_for_keyframe()
+                if self.awaiting_keyframe and not packet.is_keyframe:
+                    continue
+                self.awaiting_keyframe = False
                 self.queue.put_nowait(packet)
         except MediaStreamError:
             pass  # that member's track ended: they left

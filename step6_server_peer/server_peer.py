@@ -5,8 +5,9 @@ Each browser holds exactly one connection, to the server. On it:
 - a data channel, `chat`: the browser sends `{"type": "chat", "text": ...}`; the server stamps the
   sender's name (from the signaling state, never from the message) and sends
   `{"type": "chat", "from": {"id", "name"}, "text"}` to everyone else in the room;
-- the browser's camera and microphone (send-only): aiortc decodes them, `media.Encoded` encodes
-  them once again, and each member's MediaRelay shares those packets among the others;
+- the browser's camera and microphone (send-only), forwarded as the browser encoded them:
+  `media.Forwarded` gives their packets, and each member's MediaRelay shares those among the
+  others; nothing is decoded or encoded on the server;
 - `slots`: receive-only video and audio transceivers, one pair per other member the room can
   hold. The browser adds them to its one and only offer, so no renegotiation is ever needed: when
   someone joins, the server puts their tracks into a free slot of everyone else; when they leave,
@@ -34,7 +35,8 @@ from aiortc import (
 from aiortc.contrib.media import MediaBlackhole, MediaRelay
 
 from common.signaling import SignalingError, TokenBucket
-from step6_server_peer.media import Encoded, Slot
+from step6_server_peer import forwarding
+from step6_server_peer.media import Forwarded, Slot
 
 log = logging.getLogger("server-peer")
 
@@ -51,7 +53,7 @@ class Guest:
     member: object  # common.signaling.Member: id, name, room, sid
     pc: RTCPeerConnection
     channel: object = None  # RTCDataChannel, once the browser's `chat` channel arrives
-    published: dict = field(default_factory=dict)  # kind -> Encoded: what this member sends
+    published: dict = field(default_factory=dict)  # kind -> Forwarded: what this member sends
     slots: list = field(default_factory=list)  # Slot: what this member receives
     relay: MediaRelay = field(default_factory=MediaRelay)  # fans `published` out to the others
     drain: MediaBlackhole = field(default_factory=MediaBlackhole)
@@ -87,6 +89,7 @@ class ServerPeer:
         self.slot_count = 0  # set by the app: the room capacity minus one
         self.rooms = {}  # room name -> {member id -> Guest}
         self.closing = set()
+        forwarding.enable()  # aiortc's receivers give encoded frames, not decoded ones
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="aiortc", daemon=True)
         self.thread.start()
@@ -185,7 +188,8 @@ class ServerPeer:
     def on_track(self, guest, track):
         if track.kind in guest.published:
             return  # a second track of one kind: refused by negotiate()
-        guest.published[track.kind] = Encoded(track)
+        receiver = next(t.receiver for t in guest.pc.getTransceivers() if t.receiver.track is track)
+        guest.published[track.kind] = Forwarded(track, receiver)
 
     def open_slots(self, guest):
         """The browser's receive-only transceivers become slots: up to `slot_count` of each kind
@@ -196,7 +200,7 @@ class ServerPeer:
             if transceiver.receiver.track or per_kind[kind] >= self.slot_count:
                 continue
             per_kind[kind] += 1
-            slot = Slot(kind, transceiver.mid)
+            slot = Slot(kind, transceiver.mid, transceiver.sender)
             transceiver.sender.replaceTrack(slot)
             transceiver.direction = "sendonly"
             guest.slots.append(slot)

@@ -229,7 +229,9 @@ async function sendFile(peer, file) {
     if (!transfer.done) {
       transfer.sha256 = await sha256(file);
       await sendControl(peer, {type: 'end', id: transfer.id, sha256: transfer.sha256});
-      transfer.row.show(file.size, `sent; waiting for ${peer.name}'s SHA-256`);
+      if (!transfer.done) {
+        transfer.row.show(file.size, `sent; waiting for ${peer.name}'s SHA-256`);
+      }
       await transfer.finished;
     }
   } catch (error) {
@@ -308,6 +310,9 @@ async function finishIncoming(peer, {id, sha256: theirs}) {
   peer.incoming = null;
   const blob = new Blob(transfer.chunks);
   transfer.sha256 = await sha256(blob);
+  if (transfer.done) {
+    return; // cancelled while we hashed
+  }
   sendControl(peer, {type: 'received', id, sha256: transfer.sha256}).catch(() => {});
   let verdict = transfer.sha256 === theirs ? 'matches' : `does not match theirs (${theirs})`;
   if (transfer.received !== transfer.size) {

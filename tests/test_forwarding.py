@@ -1,0 +1,108 @@
+"""step6_server_peer/forwarding.py relies on three things aiortc does inside. These tests fail, and
+say which, if a new aiortc stops doing them: then the server would decode again, or forward
+nothing, or never get a keyframe to a viewer. No browser: two aiortc peers in this process."""
+
+import asyncio
+import importlib.metadata
+import inspect
+import re
+import tomllib
+from pathlib import Path
+
+import aiortc.rtcrtpreceiver
+import pytest
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.jitterbuffer import JitterFrame
+
+from step6_server_peer import forwarding
+from tests.encoded_source import audio_track, video_track
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 10
+
+
+def test_aiortc_still_decodes_with_the_module_global_get_decoder():
+    worker = aiortc.rtcrtpreceiver.decoder_worker
+    assert "get_decoder" in worker.__code__.co_names, (
+        "aiortc's decoder_worker no longer looks up get_decoder in its module: "
+        "forwarding.enable() would not reach it, and the server would decode again"
+    )
+    assert inspect.signature(aiortc.rtcrtpreceiver.get_decoder).parameters.keys() == {"codec"}
+
+
+def test_aiortc_still_has_the_keyframe_hooks_forwarding_uses():
+    assert inspect.iscoroutinefunction(RTCRtpReceiver._send_rtcp_pli), "no receiver PLI to send"
+    assert "_send_keyframe" in RTCRtpSender._handle_rtcp_packet.__code__.co_names, (
+        "an RTCRtpSender no longer calls _send_keyframe() on a viewer's PLI: "
+        "a viewer's request would not reach the member it watches"
+    )
+
+
+def test_the_decoder_stand_in_returns_the_frame_as_a_packet():
+    class Vp8:
+        mimeType, clockRate = "video/VP8", 90000
+
+    keyframe = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x40, 0x01, 0xF0, 0x00]) + b"rest"
+    (packet,) = forwarding.Forwarder(Vp8()).decode(JitterFrame(keyframe, 9000))
+    assert bytes(packet) == keyframe and packet.pts == 9000 and float(packet.time_base) == 1 / 90000
+    assert packet.is_keyframe and forwarding.vp8_size(keyframe) == (320, 240)
+    (delta,) = forwarding.Forwarder(Vp8()).decode(JitterFrame(b"\x11" + keyframe[1:], 12000))
+    assert not delta.is_keyframe and forwarding.vp8_size(bytes(delta)) is None
+
+
+def test_the_tested_aiortc_versions_are_the_ones_pyproject_allows():
+    installed = importlib.metadata.version("aiortc")
+    assert installed in forwarding.TESTED_AIORTC, (
+        f"aiortc {installed} is not among the versions forwarding was tested on "
+        f"{forwarding.TESTED_AIORTC}: run these tests, then add it there and to pyproject.toml"
+    )
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    (aiortc_range,) = [d for d in dependencies if d.startswith("aiortc")]
+    low, high = re.fullmatch(r"aiortc>=([\d.]+),<([\d.]+)", aiortc_range).groups()
+    for version in forwarding.TESTED_AIORTC:
+        assert as_tuple(low) <= as_tuple(version) < as_tuple(high), aiortc_range
+
+
+def as_tuple(version):
+    return tuple(int(part) for part in version.split("."))
+
+
+@pytest.fixture
+def forwarding_enabled(monkeypatch):
+    """forwarding.enable() for this test only: other tests in this process decode."""
+    monkeypatch.setattr(aiortc.rtcrtpreceiver, "get_decoder", aiortc.rtcrtpreceiver.get_decoder)
+    forwarding.enable()
+
+
+def test_a_receiver_gives_what_was_sent_and_its_pli_reaches_the_sender(forwarding_enabled):
+    asyncio.run(asyncio.wait_for(forward_between_two_peers(), TIMEOUT))
+
+
+async def forward_between_two_peers():
+    sending, receiving = RTCPeerConnection(), RTCPeerConnection()
+    video = video_track(width=160, height=120, seconds=1)
+    sent = set(video.packets)
+    video_sender = sending.addTrack(video)
+    sending.addTrack(audio_track())
+    arrived = {}
+    receiving.on("track", lambda track: arrived.setdefault(track.kind, track))
+    try:
+        await sending.setLocalDescription(await sending.createOffer())
+        await receiving.setRemoteDescription(sending.localDescription)
+        await receiving.setLocalDescription(await receiving.createAnswer())
+        await sending.setRemoteDescription(receiving.localDescription)
+        first = await arrived["video"].recv()
+        # The encoded frame itself, not a decoded picture: the same bytes the sender sent.
+        assert bytes(first) in sent and first.is_keyframe
+        assert forwarding.vp8_size(bytes(first)) == (160, 120)
+        sound = await arrived["audio"].recv()
+        assert sound.is_keyframe and float(sound.time_base) == 1 / 48000
+        # A PLI from the receiving side reaches the sending side's RTCRtpSender.
+        asked = asyncio.Event()
+        forwarding.on_keyframe_request(video_sender, asked.set)
+        (receiver,) = [t.receiver for t in receiving.getTransceivers() if t.kind == "video"]
+        await forwarding.ask_for_keyframe(receiver)
+        await asked.wait()
+    finally:
+        await sending.close()
+        await receiving.close()
