@@ -22,8 +22,8 @@ Sending needs nothing of this: an RTCRtpSender sends an `av.Packet` without enco
 import asyncio
 from fractions import Fraction
 
-import av
 import aiortc.rtcrtpreceiver
+import av
 
 TESTED_AIORTC = ("1.16.0",)  # the versions tests/test_forwarding.py passed on
 

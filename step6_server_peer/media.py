@@ -15,7 +15,6 @@ good. A `Slot` never ends while the call lasts, so a slot can show Ann, then nob
 
 import asyncio
 import time
-from fractions import Fraction
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 

@@ -1,6 +1,6 @@
-"""Media that is already encoded, for aiortc peers that stand in for browsers (tests/test_forwarding.py,
-bench/room_load.py): VP8 and Opus packets made once with PyAV, then sent in a loop at their own
-pace by `PacketTrack`, so a sender spends no CPU on encoding."""
+"""Media that is already encoded, for aiortc peers that stand in for browsers
+(tests/test_forwarding.py, bench/room_load.py): VP8 and Opus packets made once with PyAV, then
+sent in a loop at their own pace by `PacketTrack`, so a sender spends no CPU on encoding."""
 
 import asyncio
 import time

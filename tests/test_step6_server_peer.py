@@ -20,14 +20,56 @@ from tests.signaling_client import Member
 
 HOSTILE = "<img src=x onerror=pwned=1>"
 
+# A camera of one's own: getUserMedia() gives a canvas of `size` painted `color` (and the fake
+# microphone), so that a receiver can tell whose picture a tile shows. Sizes differ in shape, which
+# survives the sender scaling its picture down on a busy machine.
+OWN_CAMERA = """
+(([width, height, color]) => {
+  const getUserMedia = MediaDevices.prototype.getUserMedia;
+  MediaDevices.prototype.getUserMedia = async function (constraints) {
+    const canvas = Object.assign(document.createElement('canvas'), {width, height});
+    const context = canvas.getContext('2d');
+    setInterval(() => {
+      context.fillStyle = color;
+      context.fillRect(0, 0, width, height);
+    }, 66);
+    const stream = canvas.captureStream(15);
+    if (constraints.audio) {
+      const sound = await getUserMedia.call(this, {audio: constraints.audio});
+      stream.addTrack(sound.getAudioTracks()[0]);
+    }
+    return stream;
+  };
+})(%s);
+"""
+CAMERAS = {
+    "Ann": (320, 180, "rgb(220, 40, 40)"),
+    "Bob": (240, 240, "rgb(40, 200, 60)"),
+    "Cat": (160, 240, "rgb(40, 60, 220)"),
+}
+# The picture in `name`'s tile: its shape, and the colour at its centre.
+TILE_PICTURE = """
+(name) => {
+  const video = [...document.querySelectorAll('.remote-tile')]
+    .find((tile) => tile.dataset.peerName === name)?.querySelector('video');
+  if (!video?.videoWidth) return null;
+  const canvas = Object.assign(document.createElement('canvas'), {width: 1, height: 1});
+  const context = canvas.getContext('2d');
+  const [x, y] = [video.videoWidth / 2, video.videoHeight / 2];
+  context.drawImage(video, x, y, 1, 1, 0, 0, 1, 1);
+  const rgb = [...context.getImageData(0, 0, 1, 1).data.slice(0, 3)];
+  return {shape: video.videoWidth / video.videoHeight, rgb};
+}
+"""
+
 
 @pytest.fixture
 def step6(start_server):
     return start_server(6)
 
 
-def open_page(new_page, server, room, name, in_browser=None):
-    page = new_page(f"{server.url}/?room={room}", in_browser=in_browser)
+def open_page(new_page, server, room, name, in_browser=None, init_script=None):
+    page = new_page(f"{server.url}/?room={room}", in_browser=in_browser, init_script=init_script)
     expect(page.locator("#signaling-state")).to_have_text("connected")
     page.fill("#name", name)
     page.click("#join")
@@ -75,6 +117,28 @@ def expect_sound_from(page, name):
         "async ([name, before]) => (await audioPacketsFrom(name)) >= before + 5",
         [name, before],
     )
+
+
+def open_with_own_camera(new_page, server, room, name):
+    camera = json.dumps(list(CAMERAS[name]))
+    return open_page(new_page, server, room, name, init_script=OWN_CAMERA % camera)
+
+
+def expect_picture_of(page, name):
+    """`name`'s tile shows `name`'s own camera: its shape, and its colour (by the channel that
+    stands out: video's colour conversions shift the exact values)."""
+    width, height, color = CAMERAS[name]
+    page.wait_for_function(f"({TILE_PICTURE})({json.dumps(name)}) !== null")
+    picture = page.evaluate(TILE_PICTURE, name)
+    assert abs(picture["shape"] - width / height) < 0.05, (name, picture)
+    assert dominant(picture["rgb"]) == dominant(color[4:-1].split(",")), (name, picture)
+
+
+def dominant(rgb):
+    """The index of the channel at least 80 above the others, or None."""
+    values = [int(value) for value in rgb]
+    top = max(range(3), key=values.__getitem__)
+    return top if all(values[top] - v >= 80 for i, v in enumerate(values) if i != top) else None
 
 
 def server_stats(page):
@@ -127,6 +191,48 @@ def test_three_users_hold_one_connection_each_and_see_hear_and_chat(step6, room,
         # The stats panel shows it too: one table, one video going up.
         expect(page.locator("#stats table.stats")).to_have_count(1)
         expect(page.locator("#stats tr[data-stat=video-out]")).to_have_count(1)
+
+
+@pytest.mark.browser
+def test_each_tile_shows_that_members_own_camera(step6, room, new_page):
+    users = {name: open_with_own_camera(new_page, step6, room, name) for name in CAMERAS}
+    for user, page in users.items():
+        expect_one_connection(page, 3)
+        for other in users:
+            if other != user:
+                expect_video_from(page, other)
+                expect_picture_of(page, other)
+
+
+# Join to every picture: the slots ask each member's browser for a keyframe at once (PLI), so
+# the newcomer's wait is the connection's set-up plus one frame, not the next periodic keyframe.
+LATE_JOINER_SEES_ALL = 2000  # ms
+
+
+@pytest.mark.browser
+def test_a_late_joiner_sees_everyone_within_two_seconds(step6, room, new_page):
+    users = {name: open_with_own_camera(new_page, step6, room, name) for name in ("Ann", "Bob")}
+    for user, page in users.items():
+        expect_video_from(page, "Bob" if user == "Ann" else "Ann")
+    camera = OWN_CAMERA % json.dumps(CAMERAS["Cat"])
+    cat = new_page(f"{step6.url}/?room={room}", init_script=camera)
+    expect(cat.locator("#signaling-state")).to_have_text("connected")
+    cat.fill("#name", "Cat")
+    # The camera is asked for at the click, as in the page: the clock starts at the click.
+    clicked = cat.evaluate("performance.now()")
+    cat.click("#join")
+    cat.wait_for_function(
+        f"(names) => names.every((name) => ({TILE_PICTURE})(name) !== null)",
+        arg=list(users),
+        timeout=10_000,
+    )
+    waited = cat.evaluate("performance.now()") - clicked
+    assert waited <= LATE_JOINER_SEES_ALL, f"Cat saw everyone {waited:.0f} ms after joining"
+    for other in users:
+        expect_picture_of(cat, other)
+        expect_video_from(cat, other)
+    for page in users.values():
+        expect_picture_of(page, "Cat")
 
 
 @pytest.mark.browser
