@@ -1,20 +1,25 @@
 """step6_server_peer/forwarding.py relies on three things aiortc does inside. These tests fail, and
 say which, if a new aiortc stops doing them: then the server would decode again, or forward
-nothing, or never get a keyframe to a viewer. No browser: two aiortc peers in this process."""
+nothing, or never get a keyframe to a viewer. No browser: two aiortc peers in this process. Then
+how step 6's media.py uses it: keyframes for a slot, and one clock for everyone's packets."""
 
 import asyncio
 import importlib.metadata
 import inspect
 import re
+import time
 import tomllib
+from fractions import Fraction
 from pathlib import Path
 
 import aiortc.rtcrtpreceiver
+import av
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.jitterbuffer import JitterFrame
 
 from step6_server_peer import forwarding
+from step6_server_peer.media import START, Forwarded, Slot
 from tests.encoded_source import audio_track, video_track
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,3 +111,69 @@ async def forward_between_two_peers():
     finally:
         await sending.close()
         await receiving.close()
+
+
+# How step 6 uses it: a slot starts a member's video at a keyframe it asks them for, and passes a
+# viewer's own request on to that member.
+
+
+class Member:
+    """A member's `Forwarded` track, as a slot sees it: packets in a queue, requests counted."""
+
+    kind = "video"
+
+    def __init__(self):
+        self.queue, self.asked = asyncio.Queue(), 0
+
+    def request_keyframe(self):
+        self.asked += 1
+
+    async def recv(self):
+        return await self.queue.get()
+
+    def stop(self):
+        pass
+
+
+def vp8(keyframe):
+    packet = av.Packet(bytes([0x10 if keyframe else 0x11]) + bytes(20))
+    packet.is_keyframe = keyframe
+    return packet
+
+
+def test_a_slot_starts_at_a_keyframe_and_passes_a_viewers_request_on():
+    asyncio.run(asyncio.wait_for(slot_scenario(), TIMEOUT))
+
+
+async def slot_scenario():
+    viewer_sender = type("Sender", (), {})()
+    slot = Slot("video", "1", viewer_sender)
+    ann = Member()
+    slot.show(ann, member="Ann", source=ann)
+    assert ann.asked == 1
+    for keyframe in (False, False, True, False):
+        ann.queue.put_nowait(vp8(keyframe))
+    assert [(await slot.recv()).is_keyframe for _ in range(2)] == [True, False]
+    viewer_sender._send_keyframe()  # what aiortc calls on the viewer's PLI
+    assert ann.asked == 2
+    slot.stop()
+
+
+def test_members_media_is_retimed_onto_the_server_clock_keeping_its_pace():
+    """A slot that switches from Ann to Bob must keep its timestamps rising, whatever clocks
+    their browsers started from."""
+    asyncio.run(asyncio.wait_for(retime_two_members(), TIMEOUT))
+
+
+async def retime_two_members():
+    clock = Fraction(1, 90000)
+    for origin in (0, 3_000_000_000):  # two browsers' RTP clocks, far apart
+        member = Member()
+        for pts in (origin, origin + 6000):  # two frames, 1/15 s apart
+            packet = vp8(True)
+            packet.pts, packet.time_base = pts, clock
+            member.queue.put_nowait(packet)
+        track = Forwarded(member, receiver=None)
+        first, second = await track.recv(), await track.recv()
+        now = (time.monotonic() - START) / clock
+        assert abs(first.pts - now) < 0.5 / clock and second.pts - first.pts == 6000
