@@ -53,6 +53,7 @@ bench: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
 	$(PY) -m bench.suite_cost
 	$(PY) -m bench.file_transfer
 	$(PY) -m bench.recording
+	$(PY) -m bench.room_load
 	$(PY) -m bench.report
 
 turn: $(RUN_STAMP)

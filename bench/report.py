@@ -34,6 +34,7 @@ MESSAGES = {
     "step4_fanout_4": "group fan-out, 4 members (step 4)",
     "step4_fanout_8": "group fan-out, 8 members (step 4)",
 }
+KEYS = ("newcomer_ms", "existing_ms")  # room_load's join timings
 BEST = ("Python, 1 process", "Node reference")  # the signaling target compares their best runs
 
 
@@ -215,6 +216,50 @@ def recording(data):
     ]
 
 
+def room_load(data):
+    rows, targets = [], []
+    header = "| members | step 6 | server CPU | per member | fps median / min "
+    header += "| newcomer's first frames, median / max ms | its first frame at the others' (ms) "
+    header += "| members' CPU | idle cores | load |"
+    by = {(r["size"], r["design"]): r for r in data["rows"]}
+    for size in dict.fromkeys(r["size"] for r in data["rows"]):
+        for design in ("forwarding", "decode and encode"):
+            if not (r := by.get((size, design))):
+                continue
+            cells = [str(size) if design == "forwarding" or (size, "forwarding") not in by else ""]
+            if "failed" in r:
+                cells += [design, f"**failed**: {r['failed']}", *[""] * 6]
+            else:
+                joins = [f"{r[k]['median']} / {r[k]['max']}" if r[k] else "" for k in KEYS]
+                fps = f"{r['fps_median']:.1f} / {r['fps_min']:.1f}"
+                cells += [design if r["complete"] else f"{design} (**incomplete**)"]
+                cells += [f"{r['cpu']:.0%}", f"{r['cpu_per_member']:.1%}", fps, *joins]
+                cells += [f"{r['members_cpu']:.0%}", f"{r['idle_cores']:.2f}"]
+            rows.append(f"| {' | '.join(cells)} | {r['load']:.1f} |")
+        old, new = by.get((size, "decode and encode"), {}), by.get((size, "forwarding"), {})
+        if "cpu_per_member" in old and "cpu_per_member" in new:
+            ratio = new["cpu_per_member"] / old["cpu_per_member"]
+            targets.append(f"{size}: {ratio:.2f}" + ("" if ratio <= 0.25 else " (**missed**)"))
+    ten, slowest = by.get((10, "forwarding"), {}), "not measured"
+    if "fps_min" in ten:
+        slowest = f"{ten['fps_min']:.1f} fps, " + ("met" if ten["fps_min"] >= 14 else "**missed**")
+    return [
+        "Step 6's server with rooms of synthetic members (aiortc peers sending VP8 at 15 fps and "
+        f"Opus), {data['seconds']:.0f} s of measurement per row, {measured(data['machine'])}; the "
+        "last column is the load as each row started. CPU is a share of one core; members' CPU is "
+        "all the members together, on the same machine, and idle cores what the machine had left "
+        "during the measurement (near 0: the figures show the machine's limit). The joins are "
+        "timed from the last member's offer: to the first frame of each other member at it, and "
+        "to its first frame at each other member.",
+        "",
+        *table(header, rows),
+        "",
+        "Forwarding's server CPU per member against decode and encode's, by room size (target: at "
+        f"most 0.25): {', '.join(targets) or 'not measured'}. A room of 10 with every stream at "
+        f"14 fps or more (forwarding): slowest stream {slowest}.",
+    ]
+
+
 def main():
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     browser, signaling = shared.load("browser_setup"), shared.load("signaling") or {}
@@ -231,6 +276,7 @@ def main():
         ("suite", shared.load("suite_cost"), suite),
         ("file_transfer", shared.load("file_transfer"), file_transfer),
         ("recording", shared.load("recording"), recording),
+        ("room_load", shared.load("room_load"), room_load),
     ):
         parts[name] = write(data) if data else None
     page = PAGE.read_text()

@@ -2,7 +2,7 @@
 
 Step 6's server peer already holds every member's media as their browser encoded it
 (`media.Forwarded`: VP8 and Opus `av.Packet`s). Recording adds one more subscriber to each
-member's relay: a `Recorder` that writes those packets into a WebM file as they are (PyAV muxes
+member's tracks: a `Recorder` that writes those packets into a WebM file as they are (PyAV muxes
 them; nothing is decoded or encoded), one file per member.
 
 Consent is part of the protocol, on the same `chat` data channel:
@@ -32,7 +32,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-from aiortc.mediastreams import MediaStreamError
 
 from common.app import ROOT
 from step6_server_peer.media import START
@@ -46,8 +45,8 @@ CLOCKS = {"video": Fraction(1, 90000), "audio": Fraction(1, AUDIO_RATE)}  # VP8'
 
 
 class Recorder:
-    """One member's media, from the moment it starts, into one WebM file. Each track is a relay
-    subscription to that member's `Forwarded` track; the file starts with a keyframe."""
+    """One member's media, from the moment it starts, into one WebM file: a subscriber to each of
+    that member's `Forwarded` tracks, with a queue of its own. The file starts with a keyframe."""
 
     def __init__(self, path, guest):
         self.path = path
@@ -56,8 +55,12 @@ class Recorder:
         self.streams, self.tasks = {}, []
         for kind, track in sorted(guest.published.items()):
             self.streams[kind] = self.add_stream(kind, track)
+        self.subscriptions = []
         for kind, track in guest.published.items():
-            self.tasks.append(asyncio.ensure_future(self.copy(kind, guest.relay.subscribe(track))))
+            queue = asyncio.Queue()
+            track.subscribe(queue.put_nowait)
+            self.subscriptions.append((track, queue.put_nowait))
+            self.tasks.append(asyncio.ensure_future(self.copy(kind, queue)))
             if kind == "video":
                 track.request_keyframe()  # a file that starts with a difference decodes to nothing
 
@@ -72,23 +75,18 @@ class Recorder:
         stream.pix_fmt = "yuv420p"
         return stream
 
-    async def copy(self, kind, track):
+    async def copy(self, kind, queue):
         # Times count from the start of this file, on the server clock both tracks share.
         offset = round((self.started - START) / CLOCKS[kind])
         waiting_for_keyframe = kind == "video"
         try:
-            while True:
-                packet = await track.recv()
+            while (packet := await queue.get()) is not None:  # None: the member left
                 waiting_for_keyframe = waiting_for_keyframe and not packet.is_keyframe
                 if waiting_for_keyframe or packet.pts < offset:
                     continue
                 self.mux(kind, packet, packet.pts - offset)
-        except MediaStreamError:
-            pass  # the member's track ended: they left
         except Exception:
             log.exception("recording %s of %s failed", kind, self.path.name)
-        finally:
-            track.stop()
 
     def mux(self, kind, packet, pts):
         # A copy: the packet itself is shared with the viewers' senders, which time it.
@@ -101,6 +99,8 @@ class Recorder:
 
     async def stop(self):
         """Ends the file; returns how many seconds it holds."""
+        for track, push in self.subscriptions:
+            track.unsubscribe(push)
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

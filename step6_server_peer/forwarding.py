@@ -26,6 +26,7 @@ import aiortc.rtcrtpreceiver
 import av
 
 TESTED_AIORTC = ("1.16.0",)  # the versions tests/test_forwarding.py passed on
+SENDING = set()  # the tasks sending PLIs
 
 
 def enable():
@@ -70,9 +71,14 @@ def vp8_size(data):
 
 def ask_for_keyframe(receiver):
     """Sends a PLI for every stream `receiver` has received: their sender answers with a
-    keyframe. Returns the task doing it (nothing to send before the first packet came)."""
+    keyframe. False if there is nobody to ask yet (no packet came)."""
     streams = [source.source for source in receiver.getSynchronizationSources()]
-    return asyncio.ensure_future(send_plis(receiver, streams))
+    if not streams:
+        return False
+    task = asyncio.ensure_future(send_plis(receiver, streams))
+    SENDING.add(task)  # held until done: a task nobody holds may be garbage-collected midway
+    task.add_done_callback(SENDING.discard)
+    return True
 
 
 async def send_plis(receiver, streams):

@@ -6,8 +6,8 @@ Each browser holds exactly one connection, to the server. On it:
   sender's name (from the signaling state, never from the message) and sends
   `{"type": "chat", "from": {"id", "name"}, "text"}` to everyone else in the room;
 - the browser's camera and microphone (send-only), forwarded as the browser encoded them:
-  `media.Forwarded` gives their packets, and each member's MediaRelay shares those among the
-  others; nothing is decoded or encoded on the server;
+  `media.Forwarded` passes their packets to every slot that shows them; nothing is decoded or
+  encoded on the server;
 - `slots`: receive-only video and audio transceivers, one pair per other member the room can
   hold. The browser adds them to its one and only offer, so no renegotiation is ever needed: when
   someone joins, the server puts their tracks into a free slot of everyone else; when they leave,
@@ -32,7 +32,6 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
-from aiortc.contrib.media import MediaBlackhole, MediaRelay
 
 from common.signaling import SignalingError, TokenBucket
 from step6_server_peer import forwarding
@@ -55,8 +54,6 @@ class Guest:
     channel: object = None  # RTCDataChannel, once the browser's `chat` channel arrives
     published: dict = field(default_factory=dict)  # kind -> Forwarded: what this member sends
     slots: list = field(default_factory=list)  # Slot: what this member receives
-    relay: MediaRelay = field(default_factory=MediaRelay)  # fans `published` out to the others
-    drain: MediaBlackhole = field(default_factory=MediaBlackhole)
     chat_bucket: TokenBucket = field(default_factory=lambda: TokenBucket(CHAT_RATE, CHAT_BURST))
     state: dict | None = None  # {mic, camera}, as the page last said
 
@@ -149,11 +146,8 @@ class ServerPeer:
                 del self.rooms[member.room]
             raise SignalingError("not-joined", "join a room first")
         room[member.id] = guest
-        # Someone must read every track aiortc receives, even when nobody watches it, or its
-        # frames pile up in memory. The relay reads each track once for all its subscribers.
         for track in guest.published.values():
-            guest.drain.addTrack(guest.relay.subscribe(track))
-        await guest.drain.start()
+            track.start()  # read from now on, watched or not, or its packets pile up in memory
         for other in room.values():
             if other is not guest:
                 self.show(other, guest)
@@ -210,8 +204,7 @@ class ServerPeer:
         for kind, track in sender.published.items():
             free = next((s for s in viewer.slots if s.kind == kind and s.member is None), None)
             if free is not None:
-                # Buffered: an encoded packet must not be skipped, unlike a decoded frame.
-                free.show(sender.relay.subscribe(track), sender.member, track)
+                free.show(track, sender.member)
 
     def on_channel(self, guest, channel):
         if channel.label != "chat" or guest.channel is not None:
@@ -283,5 +276,4 @@ class ServerPeer:
             slot.stop()
         for track in guest.published.values():
             track.stop()
-        await guest.drain.stop()
         await guest.pc.close()

@@ -9,6 +9,7 @@ import inspect
 import re
 import time
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.jitterbuffer import JitterFrame
 
 from step6_server_peer import forwarding
-from step6_server_peer.media import START, Forwarded, Slot
+from step6_server_peer.media import KEYFRAME_RETRY, START, Forwarded, Slot
 from tests.encoded_source import audio_track, video_track
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +69,13 @@ def test_the_tested_aiortc_versions_are_the_ones_pyproject_allows():
         assert as_tuple(low) <= as_tuple(version) < as_tuple(high), aiortc_range
 
 
+def run_alone(coroutine):
+    """Runs `coroutine` to its end, within TIMEOUT, on an event loop in a thread of its own:
+    Playwright's sync API keeps one running in this thread once a browser test has run."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, asyncio.wait_for(coroutine, TIMEOUT)).result()
+
+
 def as_tuple(version):
     return tuple(int(part) for part in version.split("."))
 
@@ -80,7 +88,7 @@ def forwarding_enabled(monkeypatch):
 
 
 def test_a_receiver_gives_what_was_sent_and_its_pli_reaches_the_sender(forwarding_enabled):
-    asyncio.run(asyncio.wait_for(forward_between_two_peers(), TIMEOUT))
+    run_alone(forward_between_two_peers())
 
 
 async def forward_between_two_peers():
@@ -106,7 +114,7 @@ async def forward_between_two_peers():
         asked = asyncio.Event()
         forwarding.on_keyframe_request(video_sender, asked.set)
         (receiver,) = [t.receiver for t in receiving.getTransceivers() if t.kind == "video"]
-        await forwarding.ask_for_keyframe(receiver)
+        assert forwarding.ask_for_keyframe(receiver)
         await asked.wait()
     finally:
         await sending.close()
@@ -114,19 +122,16 @@ async def forward_between_two_peers():
 
 
 # How step 6 uses it: a slot starts a member's video at a keyframe it asks them for, and passes a
-# viewer's own request on to that member.
+# viewer's own request on to that member; everyone's packets are on one clock.
 
 
-class Member:
-    """A member's `Forwarded` track, as a slot sees it: packets in a queue, requests counted."""
+class Source:
+    """A member's track as aiortc gives it with forwarding on: packets from a queue."""
 
     kind = "video"
 
     def __init__(self):
-        self.queue, self.asked = asyncio.Queue(), 0
-
-    def request_keyframe(self):
-        self.asked += 1
+        self.queue = asyncio.Queue()
 
     async def recv(self):
         return await self.queue.get()
@@ -135,45 +140,78 @@ class Member:
         pass
 
 
-def vp8(keyframe):
+class Member(Source):
+    """A member's `Forwarded` track, as a slot sees it: subscribers, and requests counted."""
+
+    def __init__(self):
+        super().__init__()
+        self.subscribers, self.asked = [], 0
+
+    def subscribe(self, push):
+        self.subscribers.append(push)
+
+    def unsubscribe(self, push):
+        self.subscribers.remove(push)
+
+    def request_keyframe(self):
+        self.asked += 1
+
+
+def vp8(keyframe, pts=0):
     packet = av.Packet(bytes([0x10 if keyframe else 0x11]) + bytes(20))
     packet.is_keyframe = keyframe
+    packet.pts, packet.time_base = pts, Fraction(1, 90000)
     return packet
 
 
 def test_a_slot_starts_at_a_keyframe_and_passes_a_viewers_request_on():
-    asyncio.run(asyncio.wait_for(slot_scenario(), TIMEOUT))
+    run_alone(slot_scenario())
 
 
 async def slot_scenario():
     viewer_sender = type("Sender", (), {})()
     slot = Slot("video", "1", viewer_sender)
     ann = Member()
-    slot.show(ann, member="Ann", source=ann)
-    assert ann.asked == 1
+    slot.show(ann, member="Ann")
+    assert ann.asked == 1 and ann.subscribers == [slot.push]
     for keyframe in (False, False, True, False):
-        ann.queue.put_nowait(vp8(keyframe))
+        slot.push(vp8(keyframe))
     assert [(await slot.recv()).is_keyframe for _ in range(2)] == [True, False]
     viewer_sender._send_keyframe()  # what aiortc calls on the viewer's PLI
     assert ann.asked == 2
+    slot.show(None)
+    assert ann.subscribers == []
     slot.stop()
 
 
 def test_members_media_is_retimed_onto_the_server_clock_keeping_its_pace():
     """A slot that switches from Ann to Bob must keep its timestamps rising, whatever clocks
     their browsers started from."""
-    asyncio.run(asyncio.wait_for(retime_two_members(), TIMEOUT))
+    run_alone(retime_two_members())
 
 
 async def retime_two_members():
     clock = Fraction(1, 90000)
     for origin in (0, 3_000_000_000):  # two browsers' RTP clocks, far apart
-        member = Member()
+        source, got = Source(), asyncio.Queue()
+        track = Forwarded(source, receiver=None)
+        track.subscribe(got.put_nowait)
+        track.start()
         for pts in (origin, origin + 6000):  # two frames, 1/15 s apart
-            packet = vp8(True)
-            packet.pts, packet.time_base = pts, clock
-            member.queue.put_nowait(packet)
-        track = Forwarded(member, receiver=None)
-        first, second = await track.recv(), await track.recv()
+            source.queue.put_nowait(vp8(True, pts))
+        first, second = await got.get(), await got.get()
         now = (time.monotonic() - START) / clock
         assert abs(first.pts - now) < 0.5 / clock and second.pts - first.pts == 6000
+        track.stop()
+
+
+def test_a_slot_still_waiting_for_its_keyframe_asks_again():
+    """A lost request, or a lost keyframe, must not leave a tile blank for good."""
+    slot = Slot("video", "1", type("Sender", (), {})())
+    ann = Member()
+    slot.show(ann, member="Ann")
+    slot.push(vp8(False))
+    assert ann.asked == 1  # asked a moment ago: wait for the answer
+    slot.asked_at -= KEYFRAME_RETRY
+    slot.push(vp8(False))
+    assert ann.asked == 2
