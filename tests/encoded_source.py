@@ -3,6 +3,7 @@
 sent in a loop at their own pace by `PacketTrack`, so a sender spends no CPU on encoding."""
 
 import asyncio
+import random
 import time
 from fractions import Fraction
 
@@ -15,23 +16,37 @@ FPS = 15
 
 
 def vp8_packets(width=320, height=240, seconds=4, shade=0, keyframe_every=FPS * 2):
-    """VP8 packets of a moving picture whose brightness starts at `shade` (0-255), so that
-    senders can be told apart by their frames; a keyframe every `keyframe_every` frames."""
+    """VP8 packets of a blocky texture that scrolls, as busy to encode as a camera's picture, in
+    a colour of its own for each `shade` (0-255), so that senders can be told apart by their
+    frames; a keyframe every `keyframe_every` frames."""
     codec = av.CodecContext.create("libvpx", "w")
     codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
     codec.time_base = Fraction(1, FPS)
     codec.bit_rate = 300_000
     codec.gop_size = keyframe_every
     codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    texture = blocky_texture(width, height, random.Random(shade))
     packets = []
     for i in range(seconds * FPS):
         frame = av.VideoFrame(width, height, "yuv420p")
-        for plane, value in zip(frame.planes, ((shade + 4 * i) % 256, 128, 128), strict=True):
+        scroll = (i * 2 * width) % len(texture)  # two lines a frame
+        frame.planes[0].update(texture[scroll:] + texture[:scroll])
+        for plane, value in zip(frame.planes[1:], (shade, 255 - shade), strict=True):
             plane.update(bytes([value]) * plane.buffer_size)
         frame.pts = i
         packets += codec.encode(frame)
     packets += codec.encode(None)
     return [bytes(p) for p in packets]
+
+
+def blocky_texture(width, height, rng, block=4):
+    """width x height bytes of random brightness, in blocks of `block` x `block` pixels."""
+    columns = width // block
+    lines = []
+    for _ in range(height // block):
+        line = bytes(value for value in rng.randbytes(columns) for _ in range(block))
+        lines += [line] * block
+    return b"".join(lines)
 
 
 def opus_packets(seconds=4):
