@@ -2,14 +2,17 @@
 
 Why: a forwarding server never decodes. aiortc has no public way to read what an RTCRtpReceiver
 received before its decoder runs, nor to ask a remote sender for a keyframe, so this module does
-both through three things aiortc 1.16 does inside (checked by tests/test_forwarding.py, which
-fails if a new aiortc changes them; pyproject.toml pins the aiortc versions that test passed on):
+both through what aiortc 1.16 does inside (checked by tests/test_forwarding.py, which fails if a
+new aiortc changes it; pyproject.toml allows only the aiortc versions that test passed on):
 
-1. `aiortc.rtcrtpreceiver.decoder_worker` gets each complete encoded frame (a `JitterFrame`, with
-   `data` and `timestamp`) and decodes it with a decoder from the module's global `get_decoder`.
-   `enable()` puts `forward_decoder` there: its "decoding" wraps the frame's bytes in an
-   `av.Packet`, which the remote track's `recv()` then returns as it is. This is for the whole
-   process: every receiver aiortc makes afterwards hands over encoded frames.
+1. `RTCRtpReceiver.receive()` starts a decoder thread reading the receiver's
+   `__decoder_queue`; `_handle_rtp_packet()`, on the event loop, puts each complete encoded frame
+   there as `(codec, JitterFrame)` (a `JitterFrame` has `data` and `timestamp`), and stopping
+   puts `None`. The thread decodes and hands the frames to the remote track's `_queue`, which
+   the track's `recv()` reads. `enable()` makes every receiver, once started, swap its queue for
+   a `Handover`, which puts each frame in the track's queue at once, as an `av.Packet` (made by
+   `Forwarder`): nothing is decoded, and no frame waits for a thread. The idle thread still ends
+   at `None`, and ends the track. This is for the whole process.
 2. `RTCRtpReceiver._send_rtcp_pli(ssrc)` sends a picture loss indication (RTCP PLI) to the member
    sending that stream: their browser answers with a keyframe (`ask_for_keyframe`).
 3. `RTCRtpSender._handle_rtcp_packet` calls the sender's `_send_keyframe()` when a viewer's browser
@@ -22,8 +25,8 @@ Sending needs nothing of this: an RTCRtpSender sends an `av.Packet` without enco
 import asyncio
 from fractions import Fraction
 
-import aiortc.rtcrtpreceiver
 import av
+from aiortc import RTCRtpReceiver
 
 TESTED_AIORTC = ("1.16.0",)  # the versions tests/test_forwarding.py passed on
 SENDING = set()  # the tasks sending PLIs
@@ -31,28 +34,51 @@ SENDING = set()  # the tasks sending PLIs
 
 def enable():
     """From now on, aiortc's receivers in this process give `av.Packet`s, not decoded frames."""
-    aiortc.rtcrtpreceiver.get_decoder = forward_decoder
+    RTCRtpReceiver.receive = receive_encoded
 
 
-def forward_decoder(codec):
-    return Forwarder(codec)
+AIORTC_RECEIVE = RTCRtpReceiver.receive
+
+
+async def receive_encoded(self, parameters):
+    await AIORTC_RECEIVE(self, parameters)
+    queue = self._RTCRtpReceiver__decoder_queue
+    if not isinstance(queue, Handover):  # receive() may be called again
+        self._RTCRtpReceiver__decoder_queue = Handover(queue, self._track._queue)
+
+
+class Handover:
+    """Takes the place of the queue to the decoder thread: frames go to the track at once."""
+
+    def __init__(self, thread_queue, track_queue):
+        self.thread_queue, self.track_queue = thread_queue, track_queue
+        self.forwarders = {}
+
+    def put(self, task):
+        if task is None:
+            self.thread_queue.put(None)  # the thread ends, and ends the track
+            return
+        codec, frame = task
+        if codec.name not in self.forwarders:
+            self.forwarders[codec.name] = Forwarder(codec)
+        self.track_queue.put_nowait(self.forwarders[codec.name].packet(frame))
 
 
 class Forwarder:
-    """Stands in for aiortc's decoder: one encoded frame in, the same bytes out as an
-    `av.Packet`, timed in the codec's RTP clock (90 kHz for video, 48 kHz for Opus) from the
-    stream's first frame, with `is_keyframe` set for a VP8 keyframe."""
+    """One encoded frame in, the same bytes out as an `av.Packet`, timed in the codec's RTP
+    clock (90 kHz for video, 48 kHz for Opus) from the stream's first frame, with `is_keyframe`
+    set for a VP8 keyframe."""
 
     def __init__(self, codec):
         self.video = codec.mimeType.lower().startswith("video/")
         self.time_base = Fraction(1, codec.clockRate)
 
-    def decode(self, encoded_frame):
+    def packet(self, encoded_frame):
         packet = av.Packet(encoded_frame.data)
         packet.pts = packet.dts = encoded_frame.timestamp
         packet.time_base = self.time_base
         packet.is_keyframe = not self.video or is_vp8_keyframe(encoded_frame.data)
-        return [packet]
+        return packet
 
 
 def is_vp8_keyframe(data):

@@ -18,6 +18,8 @@ import av
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.jitterbuffer import JitterFrame
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcrtpreceiver import RemoteStreamTrack
 
 from step6_server_peer import forwarding
 from step6_server_peer.media import KEYFRAME_RETRY, START, Forwarded, Slot
@@ -27,13 +29,18 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 10
 
 
-def test_aiortc_still_decodes_with_the_module_global_get_decoder():
-    worker = aiortc.rtcrtpreceiver.decoder_worker
-    assert "get_decoder" in worker.__code__.co_names, (
-        "aiortc's decoder_worker no longer looks up get_decoder in its module: "
-        "forwarding.enable() would not reach it, and the server would decode again"
+def test_aiortc_still_hands_frames_to_its_decoder_through_the_queue_forwarding_swaps():
+    queue = "_RTCRtpReceiver__decoder_queue"
+    assert {queue, "put"} <= set(RTCRtpReceiver._handle_rtp_packet.__code__.co_names), (
+        "RTCRtpReceiver._handle_rtp_packet no longer puts frames in __decoder_queue: "
+        "forwarding's Handover would never see them, and the server would decode again"
     )
-    assert inspect.signature(aiortc.rtcrtpreceiver.get_decoder).parameters.keys() == {"codec"}
+    assert {queue, "_track", "_queue"} <= set(RTCRtpReceiver.receive.__code__.co_names), (
+        "RTCRtpReceiver.receive() no longer starts the decoder on __decoder_queue and the track's"
+        " _queue: forwarding.receive_encoded() has nothing to swap"
+    )
+    assert "_queue" in RemoteStreamTrack.recv.__code__.co_names, "the track reads another queue"
+    assert inspect.iscoroutinefunction(RTCRtpReceiver.receive)
 
 
 def test_aiortc_still_has_the_keyframe_hooks_forwarding_uses():
@@ -49,10 +56,10 @@ def test_the_decoder_stand_in_returns_the_frame_as_a_packet():
         mimeType, clockRate = "video/VP8", 90000
 
     keyframe = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x40, 0x01, 0xF0, 0x00]) + b"rest"
-    (packet,) = forwarding.Forwarder(Vp8()).decode(JitterFrame(keyframe, 9000))
+    packet = forwarding.Forwarder(Vp8()).packet(JitterFrame(keyframe, 9000))
     assert bytes(packet) == keyframe and packet.pts == 9000 and float(packet.time_base) == 1 / 90000
     assert packet.is_keyframe and forwarding.vp8_size(keyframe) == (320, 240)
-    (delta,) = forwarding.Forwarder(Vp8()).decode(JitterFrame(b"\x11" + keyframe[1:], 12000))
+    delta = forwarding.Forwarder(Vp8()).packet(JitterFrame(b"\x11" + keyframe[1:], 12000))
     assert not delta.is_keyframe and forwarding.vp8_size(bytes(delta)) is None
 
 
@@ -81,14 +88,21 @@ def as_tuple(version):
 
 
 @pytest.fixture
-def forwarding_enabled(monkeypatch):
-    """forwarding.enable() for this test only: other tests in this process decode."""
-    monkeypatch.setattr(aiortc.rtcrtpreceiver, "get_decoder", aiortc.rtcrtpreceiver.get_decoder)
+def decoders_made(monkeypatch):
+    """forwarding.enable() for this test only (other tests in this process decode); returns
+    the list of the decoders aiortc makes meanwhile."""
+    monkeypatch.setattr(RTCRtpReceiver, "receive", RTCRtpReceiver.receive)
+    made, make = [], aiortc.rtcrtpreceiver.get_decoder
+    monkeypatch.setattr(
+        aiortc.rtcrtpreceiver, "get_decoder", lambda codec: made.append(codec) or make(codec)
+    )
     forwarding.enable()
+    return made
 
 
-def test_a_receiver_gives_what_was_sent_and_its_pli_reaches_the_sender(forwarding_enabled):
+def test_a_receiver_gives_what_was_sent_and_its_pli_reaches_the_sender(decoders_made):
     run_alone(forward_between_two_peers())
+    assert decoders_made == []
 
 
 async def forward_between_two_peers():
@@ -119,6 +133,10 @@ async def forward_between_two_peers():
     finally:
         await sending.close()
         await receiving.close()
+    # Closing ends the track, as it does when aiortc decodes.
+    with pytest.raises(MediaStreamError):
+        while True:
+            await arrived["video"].recv()
 
 
 # How step 6 uses it: a slot starts a member's video at a keyframe it asks them for, and passes a
