@@ -1,4 +1,4 @@
-"""Fills in the tables of docs/benchmarks.md from bench/results/*.json.
+"""Fills in the tables of docs/benchmarks.md (and docs/server-peer-vs-mesh.md) from bench/results.
 
 Each generated part of the page lies between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`
 and is rewritten from the last results, with their date, machine and load average; a part
@@ -14,7 +14,8 @@ import statistics
 
 from bench import shared
 
-PAGE = shared.ROOT / "docs" / "benchmarks.md"
+# The pages whose markers are filled in (the room load table is in the second).
+PAGES = [shared.ROOT / "docs" / name for name in ("benchmarks.md", "server-peer-vs-mesh.md")]
 SETUP = {  # key: (label, the target for its median in ms)
     "step1_floor": ("step 1: in-page offer to open (the floor)", None),
     "step2_join_open": ("step 2: two pages, join to open", "5x the floor"),
@@ -279,14 +280,15 @@ def main():
         ("room_load", shared.load("room_load"), room_load),
     ):
         parts[name] = write(data) if data else None
-    page = PAGE.read_text()
-    for name, lines in parts.items():
-        if lines:  # a part without results stays as it is
-            text = "\n".join(["", *lines, "", ""])
-            pattern = re.compile(rf"(<!-- bench:{name} -->\n).*?(<!-- /bench:{name} -->)", re.S)
-            page = pattern.sub(lambda m, text=text: m[1] + text + m[2], page)
-    PAGE.write_text(page)
-    logging.info("wrote docs/benchmarks.md")
+    for path in PAGES:
+        page = path.read_text()
+        for name, lines in parts.items():
+            if lines:  # a part without results stays as it is
+                text = "\n".join(["", *lines, "", ""])
+                pattern = re.compile(rf"(<!-- bench:{name} -->\n).*?(<!-- /bench:{name} -->)", re.S)
+                page = pattern.sub(lambda m, text=text: m[1] + text + m[2], page)
+        path.write_text(page)
+        logging.info("wrote %s", path.relative_to(shared.ROOT))
 
 
 if __name__ == "__main__":

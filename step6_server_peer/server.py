@@ -13,9 +13,10 @@ Errors come back in the signaling contract's shape, `{"ok": false, "error": {"co
 with a code among `not-joined`, `invalid`, `too-large`, `already-connected`, `no-address` and
 `failed`. `GET /server-peer/stats` counts the server peer's live connections and asyncio tasks.
 
-Room cap: 6. The server decodes and encodes each member's media once and sends it to every other
-member, which costs it a share of a core per member (docs/benchmarks.md has the figures), so the
-rooms are kept small. MAX_ROOM_SIZE in the environment overrides the cap.
+Room cap: 10. The server forwards what members send without decoding it, which costs it a few
+percent of a core per member (docs/server-peer-vs-mesh.md has the figures), and every page
+receives a video per other member, so the rooms stay small enough for a laptop to watch.
+MAX_ROOM_SIZE in the environment overrides the cap.
 """
 
 import logging
@@ -30,8 +31,9 @@ from common.signaling import SignalingError, payload
 from step2_two_users.server import relay
 from step6_server_peer.server_peer import ServerPeer
 
-ROOM_CAPACITY = 6
-# An offer with its slots is bigger than a step 2-5 signal (64 KiB): about 36 KB for 5 slots.
+ROOM_CAPACITY = 10
+# An offer with its slots can be bigger than a step 2-5 signal (64 KiB): Chromium's is 60 KB with
+# 9 slots (Firefox's 26 KB).
 OFFER_MAX_BYTES = 128 * 1024
 OPEN_HINT = "in two to {capacity} tabs (other machines need HTTPS for the camera; see the README)."
 

@@ -378,11 +378,11 @@ def test_offers_are_checked_and_answered_in_the_contract_style(start_server, roo
 
 def test_the_room_cap_and_the_slots_match(monkeypatch):
     monkeypatch.delenv("MAX_ROOM_SIZE", raising=False)
-    assert step6_server.ROOM_CAPACITY == 6
+    assert step6_server.ROOM_CAPACITY == 10
     app, socketio = step6_server.create()
-    assert app.extensions["rooms"].capacity == 6
+    assert app.extensions["rooms"].capacity == 10
     client = socketio.test_client(app)
-    assert client.emit("slots", callback=True) == {"ok": True, "slots": 5}
+    assert client.emit("slots", callback=True) == {"ok": True, "slots": 9}
     assert "/server-peer/stats" in [rule.rule for rule in app.url_map.iter_rules()]
 
 
