@@ -1,5 +1,5 @@
-"""The two tracks the server peer adds to aiortc: `Forwarded` (a member's media, as they encoded
-it) and `Slot` (what one receive slot of one page shows).
+"""What the server peer adds to aiortc's tracks: `Forwarded` (a member's media, as they encoded
+it, for everyone who shows it) and `Slot` (the track of one receive slot of one page).
 
 The server forwards: each member's browser encodes its camera and microphone once, and the server
 passes those encoded frames (VP8 and Opus `av.Packet`s) on to every other member without decoding
