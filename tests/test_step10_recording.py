@@ -130,10 +130,7 @@ def test_everyone_sees_the_notice_and_gets_one_decodable_file_per_member(
 
 def test_a_member_who_has_not_seen_the_notice_is_not_recorded(step10, new_page, room, tmp_path):
     ann = open_page(new_page, step10, room, "Ann")
-    bob = new_page(f"{step10.url}/?room={room}", init_script=HOLD_SEEN)
-    expect(bob.locator("#signaling-state")).to_have_text("connected")
-    bob.fill("#name", "Bob")
-    bob.click("#join")
+    bob = open_page(new_page, step10, room, "Bob", init_script=HOLD_SEEN)
     for page, other in ((ann, "Bob"), (bob, "Ann")):
         expect_one_connection(page, 2)
         expect_video_from(page, other)
