@@ -289,7 +289,8 @@ function restartIce(peer) {
 
 function giveUp(peer) {
   const what = `Could not connect to ${peer.name}, even after an ICE restart.`;
-  appendLine(peer.log, `${what} ${iceFailureAdvice(iceServers, relayOnlyBox.checked)}`, 'error');
+  const relayOnly = relayOnlyBox.checked ? 'the "Relayed candidates only" box' : '';
+  appendLine(peer.log, `${what} ${iceFailureAdvice(iceServers, relayOnly)}`, 'error');
   hangUp(peer);
   showBadge(peer.badge, 'failed');
 }

@@ -158,6 +158,24 @@ def test_wrong_credentials_fail_with_a_clear_message(turn_server, start_server, 
 
 
 @pytest.mark.browser
+def test_relay_only_without_a_turn_server_says_which_setting_to_change(
+    start_server, new_page, room
+):
+    server = start_server(STEP)  # no STUN_URLS or TURN_URLS: no relay to be had
+    pages = [
+        join(new_page, server, room, name, relay_only=True, extra="&iceTimeout=1000")
+        for name in ("Ann", "Bob")
+    ]
+    for page, other in zip(pages, ("Bob", "Ann"), strict=True):
+        failure = page.locator("#log li.error", has_text=f"Could not connect to {other}")
+        expect(failure).to_contain_text(
+            'relayed candidates only (the "Relayed candidates only" box)'
+        )
+        expect(failure).to_contain_text("make turn")
+        expect(failure).not_to_contain_text("?relay=1")
+
+
+@pytest.mark.browser
 def test_expired_credentials_fail_with_a_clear_message(turn_server, start_server, new_page, room):
     ttl = 3
     server = start_server(STEP, **ice_settings(turn_server, TURN_TTL=ttl))

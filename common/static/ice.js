@@ -52,14 +52,15 @@ function superviseConnection(pc, {restart, giveUp}) {
   timer = setTimeout(check, ICE_TIMEOUT_MS);
 }
 
-// What to tell a learner whose connection never came up, given the ICE servers it had.
-function iceFailureAdvice(iceServers, relayOnly = RELAY_ONLY) {
+// What to tell a learner whose connection never came up, given the ICE servers it had;
+// `relayOnly` says how the page was told to use relayed candidates only ('' if it was not).
+function iceFailureAdvice(iceServers, relayOnly = RELAY_ONLY ? '?relay=1' : '') {
   const urls = iceServers.flatMap((server) => [server.urls].flat());
   const hasTurn = urls.some((url) => /^turns?:/.test(url));
   if (relayOnly && !hasTurn) {
-    return 'This page allows relayed candidates only (?relay=1), and the server hands out no ' +
+    return `This page allows relayed candidates only (${relayOnly}), and the server hands out no ` +
       'TURN server: start one with `make turn` and run the step with the settings it prints, ' +
-      'or drop ?relay=1. See docs/troubleshooting.md.';
+      'or allow direct candidates again. See docs/troubleshooting.md.';
   }
   if (!hasTurn) {
     return 'No direct path was found between you. On one network, check that both are on it and ' +
