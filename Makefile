@@ -23,9 +23,10 @@ run: $(RUN_STAMP) $(JS_STAMP)
 	@STEP='$(STEP)' PORT='$(PORT)' HOST='$(HOST)' $(PY) -m common.run
 
 # Every test, in Chromium and Firefox; STEP=N make test: only step N's (tests/test_stepN_*.py);
-# BROWSERS=chromium (or firefox) make test: one browser.
+# BROWSERS=chromium (or firefox) make test: one browser. Tests run on one pytest-xdist worker per
+# core, at most 4 (tests/conftest.py); PYTEST_ARGS=-n0 runs them one after the other.
 test: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
-	$(PY) -m pytest $(if $(STEP_GIVEN),$(or $(wildcard tests/test_step$(STEP)_*.py),$(error No tests for STEP=$(STEP): the steps are $(strip $(STEP_NUMBERS))))) $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto $(if $(STEP_GIVEN),$(or $(wildcard tests/test_step$(STEP)_*.py),$(error No tests for STEP=$(STEP): the steps are $(strip $(STEP_NUMBERS))))) $(PYTEST_ARGS)
 
 # Type along (common/work.py): STEP=N make work makes work/<step folder>/ to type step N into,
 # STEP=N make run serves it, STEP=N make check runs step N's own tests against it.

@@ -86,7 +86,8 @@ class Peer:
 
     async def join(self):
         own_id, slots = await asyncio.to_thread(self.signal)
-        pc = self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        config = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        pc = self.pc = RTCPeerConnection(config)
         sender = pc.addTransceiver(self.video, direction="sendonly").sender
         forwarding.on_keyframe_request(sender, self.video.restart)
         pc.addTransceiver(self.audio, direction="sendonly")

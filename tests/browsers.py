@@ -11,14 +11,23 @@ first, and says which browsers the tests will use and how to get a missing one.
 """
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import playwright
 from playwright.sync_api import sync_playwright
 
 NAMES = ("chromium", "firefox")
+# pytest-playwright offers WebKit too; these tests need fake media and loopback ICE, which only
+# the two browsers above are set up for here.
+UNSUPPORTED = (
+    "--browser {name}: these tests drive Chromium and Firefox only; use --browser chromium, "
+    "--browser firefox or both (or BROWSERS=chromium,firefox)."
+)
 SYSTEM_BINARIES = {
     "chromium": ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"),
     "firefox": ("firefox-esr", "firefox"),
@@ -37,6 +46,9 @@ CHROMIUM_ARGS = [
     # On a machine whose only interface is loopback, peers must be allowed to use it.
     "--allow-loopback-in-peer-connection",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
+    # A page the tests navigate away from is unloaded at once (its connections, sockets and
+    # camera closed), never kept in the back-forward cache: tests/conftest.py's WarmContexts.
+    "--disable-back-forward-cache",
 ]
 
 # The same as CHROMIUM_ARGS, in Firefox's terms. Playwright's grant_permissions does not work
@@ -51,6 +63,8 @@ FIREFOX_PREFS = {
     # One content process per tab rather than per site and tab: about 15 % less CPU per page
     # on a 2-core machine, and nothing the tests check depends on it.
     "fission.autostart": False,
+    # No back-forward cache, as --disable-back-forward-cache in Chromium.
+    "browser.sessionhistory.max_total_viewers": 0,
 }
 # Without it, Firefox keeps asking Mozilla's settings server for updates: tests stay offline.
 FIREFOX_ENV = {"MOZ_REMOTE_SETTINGS_DEVTOOLS": "1"}
@@ -103,19 +117,62 @@ def find(name, install=False):
     return playwright_chromium() or system_binary(name)
 
 
-def launch_options(name, path):
-    """Playwright launch() options for the browser `name` at `path`: fake media, loopback allowed.
-    Raises Missing when `path` is None."""
-    if path is None:
+def channel_for(name, channel):
+    """Whether `--browser-channel CHANNEL` names a build of the browser `name`: Firefox's channels
+    are moz-firefox, moz-firefox-beta and so on; every other channel is a Chromium's (chrome,
+    msedge, chromium...)."""
+    return channel is not None and channel.startswith("moz-") == (name == "firefox")
+
+
+def launch_options(name, path, plugin_options=None):
+    """Playwright launch() options for the browser `name` at `path`: fake media, loopback allowed,
+    and pytest-playwright's own (`plugin_options`: --headed, --slowmo, --browser-channel). A
+    channel of this browser replaces `path`: Playwright finds that build itself. Raises Missing
+    when there is neither."""
+    plugin_options = dict(plugin_options or {})
+    channel = plugin_options.pop("channel", None)
+    if channel_for(name, channel):
+        options = {"channel": channel}
+    elif path is None:
         raise Missing(name)
+    else:
+        options = {"executable_path": path}
     if name == "chromium":
-        return {"executable_path": path, "args": CHROMIUM_ARGS}
-    return {
-        "executable_path": path,
-        "channel": "moz-firefox",
-        "firefox_user_prefs": FIREFOX_PREFS,
-        "env": {**os.environ, **FIREFOX_ENV},
-    }
+        options["args"] = CHROMIUM_ARGS
+    else:
+        options.setdefault("channel", "moz-firefox")
+        options["firefox_user_prefs"] = FIREFOX_PREFS
+        options["env"] = {**os.environ, **FIREFOX_ENV}
+    return {**options, **plugin_options}
+
+
+def playwright_ffmpeg():
+    """Where Playwright looks for the ffmpeg it records videos with (--video), on Linux."""
+    package = Path(playwright.__file__).parent / "driver" / "package"
+    listed = json.loads((package / "browsers.json").read_text())["browsers"]
+    revision = next(b["revision"] for b in listed if b["name"] == "ffmpeg")
+    home = os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache" / "ms-playwright"
+    return Path(home) / f"ffmpeg-{revision}" / "ffmpeg-linux"
+
+
+def video_recorder():
+    """Whether Playwright can record videos: its own ffmpeg is a download from Playwright's
+    servers, so where there is none a system ffmpeg (Debian's ffmpeg package) takes its place."""
+    recorder = playwright_ffmpeg()
+    if recorder.exists() or not sys.platform.startswith("linux"):
+        return True
+    system = shutil.which("ffmpeg")
+    if system is None:
+        return False
+    recorder.parent.mkdir(parents=True, exist_ok=True)
+    recorder.symlink_to(system)
+    return True
+
+
+NO_VIDEO_RECORDER = (
+    "--video records with ffmpeg, and there is none: sudo apt-get install ffmpeg "
+    "(or, with internet access, .venv/bin/playwright install ffmpeg)."
+)
 
 
 def install_playwright_chromium():

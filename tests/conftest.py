@@ -1,28 +1,103 @@
 """Shared fixtures: real servers started the way `make run` starts them, and real browsers.
 
 Each browser test runs once in Chromium and once in Firefox (BROWSERS picks, tests/browsers.py).
-Each browser user is a browser context (a fresh profile) in one browser process per session:
-cheaper than one browser per user, and just as isolated.
+Each browser user is a browser context (a profile of its own) in one browser process per session:
+cheaper than one browser per user, and just as isolated. Contexts are kept from one test to the
+next (WarmContexts): a page goes back to about:blank between tests, which costs far less than a
+new context and page. pytest-playwright's options (--headed, --slowmo, --browser-channel,
+--tracing, --video, --screenshot) apply to every browser and page the tests open.
 """
 
+import contextlib
+import functools
+import importlib
 import os
+import re
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
+from common.run import available_steps
+from common.work import exercise
 from tests import browsers, coturn, redis_server
 from tests.server import Server
+
+# On PYTHONPATH for every process the tests start, and on this one's path: no aiortc connection
+# asks a public STUN server (aiortc_guard/ice_guard.py).
+ICE_GUARD = Path(__file__).parent / "aiortc_guard"
+sys.path.insert(0, str(ICE_GUARD))
+ice_guard = importlib.import_module("ice_guard")  # the module sitecustomize.py loads, if it ran
 
 # The other half of a mixed pair (see `other_browser`).
 OTHER = {"chromium": "firefox", "firefox": "chromium"}
 
 
 def pytest_configure(config):
+    ice_guard.install()
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(ICE_GUARD), os.environ.get("PYTHONPATH")])
+    )
     # pytest-playwright runs each browser test once per --browser; BROWSERS gives the default.
     if not config.option.browser:
         config.option.browser = browsers.selected()
+    for name in config.option.browser:
+        if name not in browsers.NAMES:
+            raise pytest.UsageError(browsers.UNSUPPORTED.format(name=name))
+    if config.getoption("--video") != "off" and not browsers.video_recorder():
+        raise pytest.UsageError(browsers.NO_VIDEO_RECORDER)
     # Found now: Playwright's own Chromium is looked up before the tests' event loop starts.
     config.browser_paths = {name: browsers.find(name) for name in config.option.browser}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (make test, make check): one pytest-xdist worker per core, at most 4. Each worker
+    drives browsers of its own, so more would cost memory for little gain."""
+    return min(4, os.cpu_count() or 1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """A step's tests run from the most basic behaviour to the most advanced: the order of the
+    hints in its exercise.toml, which is the order of its README's *What's new* (make check prints
+    them in that order too). Other tests keep their order, and so do the groups pytest makes
+    (a file's tests in one browser)."""
+    first = {}
+    for index, item in enumerate(items):
+        first.setdefault(group_of(item), index)
+    items.sort(key=lambda item: (first[group_of(item)], hint_rank(item)))
+
+
+def group_of(item):
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    return item.path, params.get("browser_name")
+
+
+def hint_rank(item):
+    step = STEP_TEST_FILE.match(item.path.name)
+    if not step:
+        return 0
+    hints = list(hints_of_step(int(step[1])))
+    return hints.index(item.originalname) if item.originalname in hints else len(hints)
+
+
+STEP_TEST_FILE = re.compile(r"test_step(\d+)_")
+
+
+@functools.cache
+def hints_of_step(number):
+    return tuple(exercise(available_steps()[number]).get("hints", {}))
+
+
+@pytest.fixture(autouse=True)
+def no_default_ice_servers():
+    """Fails a test whose own aiortc connections (in this process) got aiortc's default STUN
+    server, even where the error was swallowed on the way."""
+    yield
+    made, ice_guard.made_without_ice_servers[:] = [*ice_guard.made_without_ice_servers], []
+    assert not made, made[0]
 
 
 def missing(reason):
@@ -33,14 +108,16 @@ def missing(reason):
 
 
 @pytest.fixture(scope="session")
-def launched(playwright, pytestconfig):
-    """launched(name) -> that browser, started once for the whole session."""
+def launched(playwright, pytestconfig, browser_type_launch_args):
+    """launched(name) -> that browser, started once for the whole session, with pytest-playwright's
+    launch options (--headed, --slowmo, --browser-channel) on top of ours."""
     started = {}
 
     def launch(name):
         if name not in started:
+            path = pytestconfig.browser_paths.get(name)
             try:
-                options = browsers.launch_options(name, pytestconfig.browser_paths.get(name))
+                options = browsers.launch_options(name, path, browser_type_launch_args)
             except browsers.Missing as error:
                 missing(str(error))
             started[name] = getattr(playwright, name).launch(**options)
@@ -185,6 +262,9 @@ MEDIA_PROBES = """
 """
 
 
+PROBES = COUNT_PEER_CONNECTIONS + MEDIA_PROBES
+
+
 def wait_until(page, async_predicate, arg=None, **options):
     """page.wait_for_function for a predicate that answers with a promise (getStats(), fetch()).
     Playwright does not await such an answer, and a promise is truthy: the wait would end at once.
@@ -205,25 +285,99 @@ def wait_until(page, async_predicate, arg=None, **options):
 
 
 @pytest.fixture
-def new_page(browser):
-    """new_page(url, in_browser=None, init_script=None, route_socket=None, **context_options) ->
-    a page in a fresh browser context: one more user, in the test's browser unless `in_browser`
-    says otherwise. Scripts and routes are in place before the page loads; the probes above are
-    always there."""
+def new_context(browser, browser_context_args, _artifacts_recorder):
+    """new_context(in_browser=None, **options) -> a fresh browser context, as pytest-playwright's
+    own `new_context` makes it (so --tracing, --video and --screenshot record it), in the test's
+    browser unless `in_browser` says otherwise: one more user."""
     contexts = []
 
-    def open_page(url, in_browser=None, init_script=None, route_socket=None, **context_options):
-        context = (in_browser or browser).new_context(**context_options)
+    def make(in_browser=None, **options):
+        context = (in_browser or browser).new_context(**{**browser_context_args, **options})
+        context.add_init_script(PROBES)
+        _artifacts_recorder.on_did_create_browser_context(context)
         contexts.append(context)
-        for script in (COUNT_PEER_CONNECTIONS, MEDIA_PROBES, init_script):
-            if script:
-                context.add_init_script(script)
-        page = context.new_page()
+        return context
+
+    yield make
+    for context in contexts:
+        with contextlib.suppress(PlaywrightError):  # a test may have closed it already
+            _artifacts_recorder.on_will_close_browser_context(context)
+        context.close()
+
+
+class WarmContexts:
+    """Browser contexts kept open from one test to the next, one page in each: a user in a test
+    costs one navigation instead of a new context, page and content process (about 0.3 s of a
+    browser's time each). When its test ends, a page goes to about:blank, which closes all it
+    held (connections, sockets, camera) as closing its context would; the test's own init
+    script and cookies go too. A context a test closed is simply not reused."""
+
+    def __init__(self):
+        self.idle = {}  # browser -> contexts ready for a test
+
+    def take(self, browser, options):
+        """A context of `browser` made with these new_context() options, and its one page."""
+        idle = self.idle.setdefault((browser, repr(sorted(options.items()))), [])
+        if idle:
+            return idle.pop()
+        context = browser.new_context(**options)
+        context.add_init_script(PROBES)
+        context.new_page()
+        return context
+
+    def give_back(self, browser, options, context, test_script):
+        try:
+            if test_script:
+                test_script.dispose()
+            page, *others = context.pages or [context.new_page()]
+            for other in others:
+                other.close()
+            page.goto("about:blank")
+            context.clear_cookies()
+        except PlaywrightError:  # closed by the test: a tab closed is a leave in some tests
+            return
+        self.idle[(browser, repr(sorted(options.items())))].append(context)
+
+
+@pytest.fixture(scope="session")
+def warm_contexts():
+    return WarmContexts()
+
+
+def recording(config):
+    """Whether pytest-playwright records traces, videos or screenshots: then each context is
+    made fresh, for its recorder."""
+    options = ("--tracing", "--video", "--screenshot")
+    return any(config.getoption(option) not in ("off", None) for option in options)
+
+
+@pytest.fixture
+def new_page(browser, new_context, warm_contexts, pytestconfig):
+    """new_page(url, in_browser=None, init_script=None, route_socket=None, **context_options) ->
+    a page of its own browser context: one more user, in the test's browser unless `in_browser`
+    says otherwise. Scripts and routes are in place before the page loads; the probes above are
+    always there. A warm context (WarmContexts) made with the same options where it can be, a
+    fresh one (new_context) when the test routes the page's socket, or while pytest-playwright
+    records."""
+    taken = []
+
+    def open_page(url, in_browser=None, init_script=None, route_socket=None, **context_options):
+        in_browser = in_browser or browser
+        fresh = bool(route_socket) or recording(pytestconfig)
+        if fresh:
+            context = new_context(in_browser, **context_options)
+            page = context.new_page()
+        else:
+            context = warm_contexts.take(in_browser, context_options)
+            page = context.pages[0]
+        test_script = context.add_init_script(init_script) if init_script else None
+        if not fresh:
+            taken.append((in_browser, context_options, context, test_script))
         if route_socket:
             page.route_web_socket("**/socket.io/**", route_socket)
         page.goto(url)
         return page
 
     yield open_page
-    for context in contexts:
-        context.close()
+    for in_browser, context_options, context, test_script in taken:
+        warm_contexts.give_back(in_browser, context_options, context, test_script)

@@ -1,6 +1,7 @@
 """A throwaway coturn on a free loopback port, started as `make turn` starts it (common/turn.py),
 for the tests of relayed calls: steps 2 and 7."""
 
+import os
 import shutil
 import socket
 import subprocess
@@ -11,8 +12,10 @@ from tests.server import free_port
 
 HOW_TO_GET_ONE = "coturn is not installed: apt-get install coturn to run the TURN tests"
 SECRET = "test-secret-for-coturn"
-# The ports coturn relays from: a relayed pair has one of these at each end.
-RELAY_PORTS = (51000, 51200)
+# The ports coturn relays from: a relayed pair has one of these at each end. Each pytest-xdist
+# worker (gw0, gw1...) starts a coturn of its own, with a range of its own.
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+RELAY_PORTS = (51000 + 300 * WORKER, 51200 + 300 * WORKER)
 
 # The pair a page's first connection chose: [local type, remote type, remote port].
 SELECTED_PAIR = """

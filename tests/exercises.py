@@ -16,6 +16,7 @@ from pathlib import Path
 
 from common.app import ROOT
 from common.run import available_steps
+from common.work import exercise
 
 
 def check(number, env, *options):
@@ -41,11 +42,7 @@ def prove(number, folder, work_dir):
         return f"step {number}: make work failed:\n{made.stdout}{made.stderr}"
     # The starting point must fail: the first failing test is enough to know (-x).
     started, seconds = check(number, env, "-x")
-    if (
-        started.returncode == 0
-        or "✗" not in started.stdout
-        or "where to look" not in started.stdout
-    ):
+    if started.returncode == 0 or not hint_under_first_failure(started.stdout):
         return f"step {number}: make check did not fail, with hints, on the starting point:\n" + (
             started.stdout + started.stderr
         )
@@ -56,8 +53,24 @@ def prove(number, folder, work_dir):
         return f"step {number}: make check failed with the finished main.js:\n" + (
             finished.stdout + finished.stderr
         )
+    # In the order of the hints (a test with parameters is said once for each).
+    said = [line[4:] for line in finished.stdout.splitlines() if line.startswith("  ✓ ")]
+    said = list(dict.fromkeys(line.split(" [")[0] for line in said))
+    expected = [name.removeprefix("test_").replace("_", " ") for name in exercise(folder)["hints"]]
+    if said != [name for name in expected if name in said]:
+        return f"step {number}: make check did not say the tests in the order of the hints:\n" + (
+            finished.stdout
+        )
     print(f"  step {number}: the finished main.js passes ({seconds:.0f} s)", flush=True)
     return None
+
+
+def hint_under_first_failure(output):
+    """Whether the first ✗ is followed at once by what the test saw and where to look."""
+    lines = output.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.startswith("  ✗ ")), None)
+    following = " ".join(lines[first + 1 : first + 3]) if first is not None else ""
+    return "the test saw:" in following and "where to look:" in following
 
 
 def main(argv=None):

@@ -5,9 +5,12 @@
     python -m tests.learner 4 -x -v        # more pytest options: STEP=4 make check ARGS='-x -v'
 
 The tests are the very ones `make test` runs for the step (tests/test_stepN_*.py); only the page
-they load differs (PAGES=work: common/app.py). For each test it prints what the test checks (its
-name), and for a failure the first lines of what it saw instead and where to look: the hint for
-that test in the step's exercise.toml.
+they load differs (PAGES=work: common/app.py), and they run in Chromium alone unless BROWSERS says
+otherwise (BROWSERS=firefox, or BROWSERS=chromium,firefox as `make test` does). They run from the
+most basic behaviour to the most advanced, and as each ends it prints what the test checks (its
+name) with ✓ or ✗; under the first ✗, the first lines of what it saw instead and where to look:
+the hint for that test in the step's exercise.toml, whose hints are in the order of the README's
+*What's new*.
 """
 
 import os
@@ -27,55 +30,132 @@ LOCATOR = re.compile(r'locator\("([^"]+)"\)')
 
 
 class Explainer:
-    """A pytest plugin: collects each test's outcome, then explains them at the end."""
+    """A pytest plugin that says each outcome in place of pytest's dots: ✓ or ✗, and for the first
+    ✗ what the test saw and where to look. The tests run from the most basic behaviour to the most
+    advanced (tests/conftest.py orders them by the hints in exercise.toml, the order of the
+    README's *What's new*), on several workers at once, and each outcome is said in that order as
+    soon as the tests before it are over."""
 
     def __init__(self, folder):
         self.folder = folder
         self.hints = exercise(folder).get("hints", {})
-        self.results = {}  # test name -> (passed, what it saw)
+        self.order = []  # every test's nodeid, in the order the tests are said
+        self.outcomes = {}  # nodeid -> (mark, report), once the test is over
+        self.said = 0  # how many of self.order are said
+        self.explained = False
+        self.config = None
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item, call):
-        report = (yield).get_result()
-        name = item.originalname
-        if report.failed:
-            params = item.callspec.params if hasattr(item, "callspec") else {}
-            browser = f"(in {params['browser_name']}) " if "browser_name" in params else ""
-            self.results[name] = (False, browser + what_it_saw(call.excinfo))
-        elif report.when == "call" and name not in self.results:
-            self.results[name] = (True, "")
+    def pytest_configure(self, config):
+        self.config = config
+
+    @property
+    def terminal(self):
+        return self.config.pluginmanager.get_plugin("terminalreporter")
+
+    @property
+    def browsers(self):
+        return self.config.option.browser
+
+    def pytest_collection_finish(self, session):  # without pytest-xdist
+        self.order = [item.nodeid for item in session.items]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):  # every worker collects the same
+        self.order = list(ids)
+
+    def pytest_report_teststatus(self, report):
+        # No dots or letters from pytest: pytest_runtest_logreport below says it in words.
+        counted = report.when == "call" or not report.passed
+        return (report.outcome if counted else ""), "", ""
+
+    def pytest_runtest_logreport(self, report):
+        known = self.outcomes.get(report.nodeid, ("",))[0]
+        if report.failed and known != "✗":
+            self.outcomes[report.nodeid] = ("✗", report)
+        elif report.skipped and not known:
+            self.outcomes[report.nodeid] = ("-", report)
+        elif report.when == "teardown" and not known:
+            self.outcomes[report.nodeid] = ("✓", report)
+        if report.when == "teardown":
+            self.say_in_order()
+
+    def say_in_order(self, to_the_end=False):
+        while self.said < len(self.order):
+            nodeid = self.order[self.said]
+            if nodeid in self.outcomes:
+                self.say(*self.outcomes[nodeid])
+            elif not to_the_end:
+                return
+            self.said += 1
+
+    def say(self, mark, report):
+        name, browser = described(report.nodeid)
+        shown_browser = f" (in {browser})" if browser and len(self.browsers) > 1 else ""
+        after = f"  (skipped: {skip_reason(report)})" if mark == "-" else ""
+        self.terminal.write_line(f"  {mark} {name}{shown_browser}{after}", flush=True)
+        if mark == "✗" and not self.explained:
+            self.explained = True
+            self.explain(report)
+
+    def explain(self, report):
+        name = report.nodeid.split("::")[-1].split("[")[0]
+        write = self.terminal.write_line
+        write(f"      the test saw: {what_it_saw(report)}")
+        hint = self.hints.get(name, f"read the test itself: {name} in tests/")
+        for line in textwrap.wrap(f"where to look: {hint}", 92):
+            write(f"      {line}")
+        self.terminal.flush()
 
     def pytest_terminal_summary(self, terminalreporter):
+        self.say_in_order(to_the_end=True)  # after -x, say what did run
         write = terminalreporter.write_line
-        write("")
-        for name, (passed, saw) in self.results.items():
-            write(f"  {'✓' if passed else '✗'} {name.removeprefix('test_').replace('_', ' ')}")
-            if not passed:
-                write(f"      the test saw: {saw}")
-                hint = self.hints.get(name, f"read the test itself: {name} in tests/")
-                for line in textwrap.wrap(f"where to look: {hint}", 92):
-                    write(f"      {line}")
-        failed = sum(not passed for passed, _ in self.results.values())
-        write("")
-        if not self.results:
+        ran = [mark for mark, _ in self.outcomes.values() if mark != "-"]
+        failed = ran.count("✗")
+        if not ran:
             write("  No test ran.")
         elif failed:
             write(
-                f"  {len(self.results) - failed} of {len(self.results)} pass. Start with the first"
-                " ✗: the later ones often follow from it."
+                f"  {len(ran) - failed} of {len(ran)} pass. Start with the first ✗: the later ones"
+                " often follow from it."
             )
         else:
-            write(f"  All {len(self.results)} pass: your copy does what the finished step does.")
+            write(f"  All {len(ran)} pass: your copy does what the finished step does.")
+        if len(ran) < len(self.outcomes) and len(self.browsers) == 1:
+            write("  The tests across browsers need both: BROWSERS=chromium,firefox make check.")
 
 
-def what_it_saw(excinfo):
+BROWSERS = ("chromium", "firefox")
+
+
+def described(nodeid):
+    """('cancel from either side [sender]', 'firefox') for
+    tests/...::test_cancel_from_either_side[firefox-sender]"""
+    test = nodeid.split("::")[-1]
+    name, _, params = test.partition("[")
+    values = params.rstrip("]").split("-") if params else []
+    browser = next((value for value in values if value in BROWSERS), "")
+    others = "-".join(value for value in values if value not in BROWSERS)
+    name = name.removeprefix("test_").replace("_", " ")
+    return name + (f" [{others}]" if others else ""), browser
+
+
+def skip_reason(report):
+    return (
+        report.longrepr[2].removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else ""
+    )
+
+
+def what_it_saw(report):
     """The first lines of the error's message, and the element it was about, without the
     traceback."""
-    if excinfo is None:
-        return "the test failed"
-    message = str(excinfo.value)
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is None:
+        return (
+            str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "the test failed"
+        )
+    message = crash.message
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    first = [f"{excinfo.typename}: {lines[0]}" if lines else excinfo.typename, *lines[1:SAW_LINES]]
+    first = lines[:SAW_LINES] or ["the test failed"]
     seen = " / ".join(line[:SAW_WIDTH] for line in first)
     element = LOCATOR.search(message)
     return f"{seen} (on {element.group(1)})" if element else seen
@@ -96,7 +176,13 @@ def main(argv=None):
         f"Checking {shown(work)}/ with step {number}'s own tests ({', '.join(tests)}).", flush=True
     )
     os.environ["PAGES"] = "work"  # every server the tests start serves the work copy
-    options = ["-q", "--tb=no", "-rN", "-p", "no:cacheprovider", *argv[1:]]
+    # One browser answers faster; BROWSERS=chromium,firefox checks both, as `make test` does.
+    os.environ.setdefault("BROWSERS", "chromium")
+    # Several tests at once (-n auto: tests/conftest.py says how many), unless ARGS says otherwise.
+    workers = (
+        [] if any(a.startswith(("-n", "--numprocesses")) for a in argv[1:]) else ["-n", "auto"]
+    )
+    options = ["-q", "--tb=no", "-rN", "--no-header", "-p", "no:cacheprovider", *workers, *argv[1:]]
     return pytest.main([*tests, *options], plugins=[Explainer(folder)])
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import aiortc.rtcrtpreceiver
 import av
 import pytest
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpreceiver import RemoteStreamTrack
@@ -106,7 +106,8 @@ def test_a_receiver_gives_what_was_sent_and_its_pli_reaches_the_sender(decoders_
 
 
 async def forward_between_two_peers():
-    sending, receiving = RTCPeerConnection(), RTCPeerConnection()
+    # No ICE servers: loopback needs none, and aiortc's default would look up a public STUN server.
+    sending, receiving = (RTCPeerConnection(RTCConfiguration(iceServers=[])) for _ in range(2))
     video = video_track(width=160, height=120, seconds=1)
     sent = set(video.packets)
     video_sender = sending.addTrack(video)

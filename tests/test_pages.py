@@ -6,8 +6,6 @@ inline."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import COUNT_PEER_CONNECTIONS, MEDIA_PROBES
-
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
@@ -45,29 +43,29 @@ OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
 
 
 @pytest.fixture
-def phone(browser, browser_name):
-    """phone(url) -> a page in a fresh context with a phone's viewport, and the failed requests
-    it made."""
-    contexts = []
+def phone(new_page, browser_name):
+    """phone(url) -> a page with a phone's viewport, and the failed requests it made."""
+    listening = []
 
     def open_page(url):
         # Firefox has no mobile emulation in Playwright: the viewport and touch are what matter.
         mobile = {"is_mobile": True} if browser_name == "chromium" else {}
-        context = browser.new_context(viewport=PHONE, has_touch=True, **mobile)
-        contexts.append(context)
-        context.add_init_script(COUNT_PEER_CONNECTIONS)
-        context.add_init_script(MEDIA_PROBES)
-        page = context.new_page()
         failures = []
-        page.on("response", lambda r: r.status >= 400 and failures.append(f"{r.status} {r.url}"))
-        page.on("requestfailed", lambda r: failures.append(f"failed {r.url}"))
+        listeners = {
+            "response": lambda r: r.status >= 400 and failures.append(f"{r.status} {r.url}"),
+            "requestfailed": lambda r: failures.append(f"failed {r.url}"),
+        }
+        page = new_page("about:blank", viewport=PHONE, has_touch=True, **mobile)
+        for event, listener in listeners.items():
+            page.on(event, listener)
+        listening.append((page, listeners))
         page.goto(url)
-        page.wait_for_load_state("networkidle")
         return page, failures
 
     yield open_page
-    for context in contexts:
-        context.close()
+    for page, listeners in listening:  # the page is kept for a later test: it stops listening
+        for event, listener in listeners.items():
+            page.remove_listener(event, listener)
 
 
 def expect_fits(page, step, joined=False):
@@ -84,6 +82,7 @@ def test_every_page_loads_without_a_failed_request(start_server, phone, step):
     server = start_server(step)
     page, failures = phone(server.url + "/")
     expect(page.locator("h1")).to_be_visible()
+    page.wait_for_load_state("networkidle")  # every request the page makes has been answered
     assert failures == []
     # Chromium fetches the icon outside the page's own requests, so ask for it as it does: the
     # page's <link rel=icon>, and /favicon.ico for browsers that ask there anyway.

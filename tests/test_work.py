@@ -3,6 +3,7 @@ overwrites a learner's work; the server serves the copy the learner asked for. (
 fails on every starting point and passes on every finished step is `make exercises`, which CI
 runs: tests/exercises.py.)"""
 
+import re
 import subprocess
 import sys
 import urllib.request
@@ -71,3 +72,16 @@ def test_make_run_serves_the_work_copy_and_says_so(tmp_path):
     banner = server.log_path.read_text()
     assert "It serves your work copy" in banner
     assert "SOLUTION=1 STEP=2 make run" in banner
+
+
+@pytest.mark.parametrize("number", sorted(available_steps()))
+def test_every_test_of_a_step_has_a_hint_so_make_check_can_order_and_explain_it(number):
+    # make check runs a step's tests in the order of its hints (the README's What's new) and shows
+    # the hint of the first that fails: a test without one would run last and explain nothing.
+    hints = work.exercise(available_steps()[number])["hints"]
+    tests = {
+        name
+        for path in (ROOT / "tests").glob(f"test_step{number}_*.py")
+        for name in re.findall(r"^def (test_\w+)\(", path.read_text(), re.MULTILINE)
+    }
+    assert tests == set(hints), f"tests without a hint: {sorted(tests - set(hints))}"
