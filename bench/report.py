@@ -170,33 +170,29 @@ def suite(data):
 
         rows = [
             f"| {n} | {seconds(step['first_failure_median_s'], CHECK_FIRST_FAILURE_S)} | "
-            f"{seconds(step['pass_median_s'], CHECK_PASS_S)} |"
+            f"{seconds(step['pass_median_s'], CHECK_PASS_S)} | {step.get('measured', '')} |"
             for n, step in figures.items()
         ]
-        rows.append(f"| target | at most {CHECK_FIRST_FAILURE_S} | at most {CHECK_PASS_S} |")
+        rows.append(f"| target | at most {CHECK_FIRST_FAILURE_S} | at most {CHECK_PASS_S} | |")
         header = (
-            "| `STEP=N make check` | first ✗ of the starting point, s | finished step, all ✓, s |"
+            "| `STEP=N make check` | first ✗ of the starting point, s | finished step, all ✓, s "
+            "| measured (1-minute load) |"
         )
-        lines += [
-            f"`make check` in Chromium (its default), medians of {runs} runs alternated, "
-            f"{measured(checks['machine'])}:",
-            "",
-            *table(header, rows),
-            "",
-        ]
+        machine = checks["machine"]
+        title = (
+            f"`make check` in Chromium (its default), medians of {runs} runs alternated, on "
+            f"{machine['cores']} cores ({machine['cpu']}); each row says when it was measured"
+        )
+        lines += [f"{title}:", "", *table(header, rows), ""]
     if steps := data.get("steps"):
         rows = [
             f"| {n} | {statistics.median(r['wall_s'] for r in by['chromium']):.0f} | "
             f"{statistics.median(r['wall_s'] for r in by['firefox']):.0f} |"
             for n, by in steps["figures"].items()
         ]
-        lines += [
-            f"`STEP=N make test` in one browser (BROWSERS=chromium, then firefox), "
-            f"{measured(steps['machine'])}:",
-            "",
-            *table("| step | Chromium s | Firefox s |", rows),
-            "",
-        ]
+        title = "`STEP=N make test` in one browser (BROWSERS=chromium, then firefox)"
+        header = "| step | Chromium s | Firefox s |"
+        lines += [f"{title}, {measured(steps['machine'])}:", "", *table(header, rows), ""]
     if whole := data.get("suite"):
         run, peak = whole["figures"], whole["figures"]["peak"]
         lines.append(

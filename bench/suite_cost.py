@@ -143,7 +143,13 @@ def checks(number, runs):
         "pass_s": [round(s, 1) for s in passes],
         "pass_median_s": round(statistics.median(passes), 1),
         "failed_checks_of_finished_step": failures,
+        "measured": f"{time.strftime('%Y-%m-%d %H:%M')}, load {shared.load_average():.1f}",
     }
+
+
+def stringified(figures):
+    """Step numbers as JSON keeps them, so that new figures replace loaded ones."""
+    return {str(number): value for number, value in figures.items()}
 
 
 def main():
@@ -171,6 +177,9 @@ def main():
         machine = shared.machine()
         figures = measure[part]()
         machine["load_end"] = shared.load_average()
+        if part != "suite":  # the steps measured now take the place of their earlier figures
+            figures = {**result.get(part, {}).get("figures", {}), **stringified(figures)}
+            figures = dict(sorted(figures.items(), key=lambda item: int(item[0])))
         result[part] = {"machine": machine, "figures": figures}
     shared.save("suite_cost", result)
     return 0

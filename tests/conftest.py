@@ -62,17 +62,17 @@ def pytest_xdist_auto_num_workers(config):
 def pytest_collection_modifyitems(config, items):
     """A step's tests run from the most basic behaviour to the most advanced: the order of the
     hints in its exercise.toml, which is the order of its README's *What's new* (make check prints
-    them in that order too). Other tests keep their order, and so do the groups pytest makes
-    (a file's tests in one browser)."""
+    them in that order too): each file's tests in Chromium with those that need no browser, then
+    in Firefox. Files keep their order, and other files' tests theirs."""
     first = {}
     for index, item in enumerate(items):
-        first.setdefault(group_of(item), index)
-    items.sort(key=lambda item: (first[group_of(item)], hint_rank(item)))
+        first.setdefault(item.path, index)
+    items.sort(key=lambda item: (first[item.path], browser_rank(item), hint_rank(item)))
 
 
-def group_of(item):
+def browser_rank(item):
     params = item.callspec.params if hasattr(item, "callspec") else {}
-    return item.path, params.get("browser_name")
+    return browsers.NAMES.index(params["browser_name"]) if "browser_name" in params else 0
 
 
 def hint_rank(item):
@@ -313,7 +313,7 @@ class WarmContexts:
     script and cookies go too. A context a test closed is simply not reused."""
 
     def __init__(self):
-        self.idle = {}  # browser -> contexts ready for a test
+        self.idle = {}  # (browser, context options) -> contexts ready for a test
 
     def take(self, browser, options):
         """A context of `browser` made with these new_context() options, and its one page."""
@@ -352,7 +352,7 @@ def recording(config):
 
 
 @pytest.fixture
-def new_page(browser, new_context, warm_contexts, pytestconfig):
+def new_page(browser, browser_context_args, new_context, warm_contexts, pytestconfig):
     """new_page(url, in_browser=None, init_script=None, route_socket=None, **context_options) ->
     a page of its own browser context: one more user, in the test's browser unless `in_browser`
     says otherwise. Scripts and routes are in place before the page loads; the probes above are
@@ -368,6 +368,8 @@ def new_page(browser, new_context, warm_contexts, pytestconfig):
             context = new_context(in_browser, **context_options)
             page = context.new_page()
         else:
+            # pytest-playwright's context options too (--device, --base-url), as new_context's.
+            context_options = {**browser_context_args, **context_options}
             context = warm_contexts.take(in_browser, context_options)
             page = context.pages[0]
         test_script = context.add_init_script(init_script) if init_script else None

@@ -106,6 +106,8 @@ def test_everyone_sees_the_notice_and_gets_one_decodable_file_per_member(
 ):
     ann, bob = in_call(new_page, step10, room, ["Ann", "Bob"])
     sizes = {name: page.evaluate(CAMERA_SIZE) for name, page in (("Ann", ann), ("Bob", bob))}
+    # Anyone in the call may record: the button is there to press once the call is up.
+    expect(ann.locator("#record")).to_be_enabled()
     ann.click("#record")
     expect(ann.locator("#recording-notice")).to_contain_text("You started recording this call")
     notice = bob.locator("#recording-notice")

@@ -100,6 +100,9 @@ def offers_sent(page, name):
 def test_three_users_see_each_other_and_a_leave_removes_the_tile(user):
     pages = {name: user(name) for name in ("Ann", "Bob", "Cat")}
     for name, page in pages.items():
+        # Our own camera first, as the lesson goes (openLocalMedia), then the others'.
+        expect(page.locator("#local-name")).to_have_text(f"{name} (you)")
+        page.wait_for_function("document.querySelector('#local-video').videoWidth > 0")
         expect(page.locator(".remote-tile")).to_have_count(2, timeout=CONNECT_TIMEOUT)
         for other in pages:
             if other != name:
@@ -108,8 +111,6 @@ def test_three_users_see_each_other_and_a_leave_removes_the_tile(user):
                 # The Join click let remote videos play with their sound: no unmute needed.
                 expect(tile(page, other).locator(".unmute")).to_be_hidden()
                 assert tile(page, other).locator("video").evaluate("video => video.muted") is False
-        expect(page.locator("#local-name")).to_have_text(f"{name} (you)")
-        page.wait_for_function("document.querySelector('#local-video').videoWidth > 0")
         assert page.evaluate("openPeerConnections().length") == 2
 
     cat_tracks = pages["Cat"].evaluate_handle(
