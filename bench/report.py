@@ -195,9 +195,10 @@ def suite(data):
         lines += [f"{title}, {measured(steps['machine'])}:", "", *table(header, rows), ""]
     if whole := data.get("suite"):
         run, peak = whole["figures"], whole["figures"]["peak"]
+        outcome = ", ".join(f"{count} {word}" for word, count in run["outcome"].items())
         lines.append(
             f"`make test`, both browsers and the mixed pairs: **{run['wall_s']:.0f} s** "
-            f"(target: at most {SUITE_S} s), {run['outcome']}; its browsers at most "
+            f"(target: at most {SUITE_S} s), {outcome}; its browsers at most "
             f"{peak.get('browser_pss_mib', 0):.0f} MiB PSS ({peak.get('browser_rss_mib', 0):.0f} "
             f"MiB RSS, {peak.get('browser_processes', 0)} processes); {measured(whole['machine'])}."
         )

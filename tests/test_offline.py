@@ -34,7 +34,7 @@ def test_this_process_refuses_a_connection_without_ice_servers_and_says_so():
     RTCPeerConnection(RTCConfiguration(iceServers=[])).createDataChannel("chat")
     assert ice_guard.made_without_ice_servers == []
     try:
-        RTCPeerConnection().createDataChannel("chat")
+        RTCPeerConnection().createDataChannel("chat")  # no iceServers: refused
     except RuntimeError as error:
         assert str(error) == ice_guard.MESSAGE
     else:
