@@ -23,6 +23,7 @@ import pytest
 from common.app import ROOT, work_root
 from common.run import available_steps, choose_step, shown
 from common.work import exercise
+from tests import browsers
 
 SAW_LINES = 2
 SAW_WIDTH = 150
@@ -53,7 +54,7 @@ class Explainer:
         return self.config.pluginmanager.get_plugin("terminalreporter")
 
     @property
-    def browsers(self):
+    def browsers_run(self):
         return self.config.option.browser
 
     def pytest_collection_finish(self, session):  # without pytest-xdist
@@ -90,7 +91,7 @@ class Explainer:
 
     def say(self, mark, report):
         name, browser = described(report.nodeid)
-        shown_browser = f" (in {browser})" if browser and len(self.browsers) > 1 else ""
+        shown_browser = f" (in {browser})" if browser and len(self.browsers_run) > 1 else ""
         after = f"  (skipped: {skip_reason(report)})" if mark == "-" else ""
         self.terminal.write_line(f"  {mark} {name}{shown_browser}{after}", flush=True)
         if mark == "✗" and not self.explained:
@@ -120,11 +121,8 @@ class Explainer:
             )
         else:
             write(f"  All {len(ran)} pass: your copy does what the finished step does.")
-        if len(ran) < len(self.outcomes) and len(self.browsers) == 1:
+        if len(ran) < len(self.outcomes) and len(self.browsers_run) == 1:
             write("  The tests across browsers need both: BROWSERS=chromium,firefox make check.")
-
-
-BROWSERS = ("chromium", "firefox")
 
 
 def described(nodeid):
@@ -133,8 +131,8 @@ def described(nodeid):
     test = nodeid.split("::")[-1]
     name, _, params = test.partition("[")
     values = params.rstrip("]").split("-") if params else []
-    browser = next((value for value in values if value in BROWSERS), "")
-    others = "-".join(value for value in values if value not in BROWSERS)
+    browser = next((value for value in values if value in browsers.NAMES), "")
+    others = "-".join(value for value in values if value not in browsers.NAMES)
     name = name.removeprefix("test_").replace("_", " ")
     return name + (f" [{others}]" if others else ""), browser
 
