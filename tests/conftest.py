@@ -307,17 +307,17 @@ def new_context(browser, browser_context_args, _artifacts_recorder):
 
 class WarmContexts:
     """Browser contexts kept open from one test to the next, one page in each: a user in a test
-    costs one navigation instead of a new context, page and content process (about 0.3 s of a
-    browser's time each). When its test ends, a page goes to about:blank, which closes all it
-    held (connections, sockets, camera) as closing its context would; the test's own init
-    script and cookies go too. A context a test closed is simply not reused."""
+    costs one navigation instead of a new context, page and content process. When its test ends,
+    a page goes to about:blank, which closes all it held (connections, sockets, camera) as
+    closing its context would; the test's own init script and cookies go too. A context a test
+    closed is simply not reused."""
 
     def __init__(self):
         self.idle = {}  # (browser, context options) -> contexts ready for a test
 
     def take(self, browser, options):
         """A context of `browser` made with these new_context() options, and its one page."""
-        idle = self.idle.setdefault((browser, repr(sorted(options.items()))), [])
+        idle = self.idle.setdefault(pool(browser, options), [])
         if idle:
             return idle.pop()
         context = browser.new_context(**options)
@@ -336,7 +336,12 @@ class WarmContexts:
             context.clear_cookies()
         except PlaywrightError:  # closed by the test: a tab closed is a leave in some tests
             return
-        self.idle[(browser, repr(sorted(options.items())))].append(context)
+        self.idle[pool(browser, options)].append(context)
+
+
+def pool(browser, options):
+    """Contexts are reused only with the options they were made with (a phone's viewport...)."""
+    return browser, repr(sorted(options.items()))
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,6 @@ class Explainer:
     soon as the tests before it are over."""
 
     def __init__(self, folder):
-        self.folder = folder
         self.hints = exercise(folder).get("hints", {})
         self.order = []  # every test's nodeid, in the order the tests are said
         self.outcomes = {}  # nodeid -> (mark, report), once the test is over
