@@ -18,6 +18,11 @@ ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NAME_MAX = 32
 SIGNAL_MAX_BYTES = 64 * 1024
 DESCRIPTION_TYPES = {"offer", "answer", "pranswer", "rollback"}
+# Call control (step 11): what one page tells another about a call. The server checks the shape
+# and relays it like an offer; it keeps no call state.
+CALL_TYPES = {"invite", "accept", "decline", "busy", "cancel", "hang-up", "in-call", "call-ended"}
+CALL_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+DATA_KINDS = "data must be {description}, {candidate} or {call}"
 
 
 class SignalingError(Exception):
@@ -90,9 +95,9 @@ def take_signal(member):
 
 
 def clean_signal_data(data):
-    """Checks that `data` is one session description or one ICE candidate."""
+    """Checks that `data` is one session description, one ICE candidate or one call message."""
     if not isinstance(data, dict) or len(data) != 1:
-        raise SignalingError("invalid", "data must be {description} or {candidate}")
+        raise SignalingError("invalid", DATA_KINDS)
     if "description" in data:
         description = data["description"]
         if (
@@ -106,11 +111,29 @@ def clean_signal_data(data):
         candidate = data["candidate"]
         if not isinstance(candidate, dict) or not isinstance(candidate.get("candidate"), str):
             raise SignalingError("invalid", "candidate needs a candidate string")
+    elif "call" in data:
+        clean_call(data["call"])
     else:
-        raise SignalingError("invalid", "data must be {description} or {candidate}")
+        raise SignalingError("invalid", DATA_KINDS)
     if len(json.dumps(data, separators=(",", ":")).encode()) > SIGNAL_MAX_BYTES:
         raise SignalingError("too-large", f"signal data is over {SIGNAL_MAX_BYTES} bytes")
     return data
+
+
+def clean_call(call):
+    """Checks a call message: exactly {type, id}, a known type and an id like a room name."""
+    if (
+        not isinstance(call, dict)
+        or set(call) != {"type", "id"}
+        or not isinstance(call["type"], str)
+        or call["type"] not in CALL_TYPES
+        or not isinstance(call["id"], str)
+        or not CALL_ID_PATTERN.fullmatch(call["id"])
+    ):
+        types = ", ".join(sorted(CALL_TYPES))
+        raise SignalingError(
+            "invalid", f"call needs a type ({types}) and an id ([A-Za-z0-9_-], 1-64)"
+        )
 
 
 def payload(args):

@@ -257,6 +257,29 @@ def step10(browser, url):
     return bob
 
 
+def step11_ringing(browser, url):
+    ann, bob, _ = users(browser, url, "Ann", "Bob", "Cat")
+    ann.locator('#users li[data-peer-name="Bob"] .call-button').click()
+    expect(bob.locator("#accept")).to_be_visible()
+    return bob
+
+
+def step11(browser, url):
+    ann, bob, cat = users(browser, url, "Ann", "Bob", "Cat")
+    ann.locator('#users li[data-peer-name="Bob"] .call-button').click()
+    bob.click("#accept")
+    ann.wait_for_function(ALL_VIDEOS_PLAY)
+    # Cat rings Ann, who is in a call: busy.
+    cat.locator('#users li[data-peer-name="Ann"] .call-button').click()
+    expect(cat.locator("#call-status")).to_have_text("Ann is busy.")
+    expect(ann.locator('#users li[data-peer-name="Bob"] .connection-state')).to_have_text(
+        "connected"
+    )
+    expect_stats(ann, 1, "video-in")
+    expect(ann.locator("#stats tr[data-stat=video-out]")).to_contain_text(re.compile(r"\d+ fps"))
+    return ann
+
+
 # (image name, step whose server it needs, what makes the page to photograph)
 SHOTS = [
     ("step1", 1, step1),
@@ -270,6 +293,8 @@ SHOTS = [
     ("step8", 8, step8),
     ("step9", 9, step9),
     ("step10", 10, step10),
+    ("step11-ringing", 11, step11_ringing),
+    ("step11", 11, step11),
 ]
 
 

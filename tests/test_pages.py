@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
-STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
 # The steps whose page is a video call once two have joined.
 VIDEO_STEPS = {5, 6, 9, 10}
 # The controls a learner must reach on each step's page, before and after joining.
@@ -33,11 +33,13 @@ CONTROLS = {
         "#record",
         "#message",
     ],
+    11: ["#name", "#room", "#join", "#leave"],
 }
 # And once two people are in the room.
 JOINED_CONTROLS = {
     3: ["#users li button", ".chat:not([hidden]) .message", ".chat:not([hidden]) .send"],
     7: ["#candidates tbody tr:first-child"],
+    11: ["#users li .call-button", "#hang-up", "#local-video", "#remote-tile video"],
 }
 OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
 
@@ -113,6 +115,10 @@ def test_every_page_fits_a_phone_before_and_after_joining(start_server, phone, r
     if step == 3:
         page.locator('#users li[data-peer-name="Bob"] button').click()
         expect(page.locator('.chat[data-peer-name="Bob"] .send')).to_be_enabled()
+    elif step == 11:  # a call, accepted
+        page.locator('#users li[data-peer-name="Bob"] .call-button').click()
+        other.click("#accept")
+        page.wait_for_function("document.querySelector('#remote-tile video').videoWidth > 0")
     elif step in VIDEO_STEPS:
         expect(page.locator(".remote-tile video")).to_have_count(1)
         page.wait_for_function("document.querySelector('.remote-tile video').videoWidth > 0")

@@ -18,6 +18,7 @@ from tests.signaling_client import Member
 
 OFFER = {"description": {"type": "offer", "sdp": "v=0\r\n"}}
 CANDIDATE = {"candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}}
+INVITE = {"call": {"type": "invite", "id": "c4ll-ID_1"}}
 SERVERS = {
     "two": {"step": 2, "capacity": 2},
     "mesh": {"step": 4, "capacity": 8},
@@ -211,6 +212,17 @@ def test_signal_is_delivered_to_the_target_only_with_server_stamped_sender(serve
     expect_only_marker(bob, ann)
 
 
+@pytest.mark.parametrize(
+    "kind", ["invite", "accept", "decline", "busy", "cancel", "hang-up", "in-call", "call-ended"]
+)
+def test_call_control_is_relayed_like_any_signal(pair, kind):
+    ann, bob = pair
+    call = {"call": {"type": kind, "id": "x" * 64}}
+    assert ann.call("signal", {"to": bob.id, "from": "someone-else", "data": call}) == {"ok": True}
+    assert bob.next_event() == ("signal", {"from": ann.id, "data": call})
+    expect_only_marker(bob, ann)
+
+
 def test_signal_before_join_is_refused(pair, connect):
     ann, _ = pair
     stranger = connect()
@@ -254,6 +266,17 @@ def test_rooms_are_isolated(pair, connect, room):
         {"to": "PEER", "data": {"description": {"sdp": "v=0"}}},
         {"to": "PEER", "data": {"candidate": "candidate:1"}},
         {"to": "PEER", "data": {"candidate": {"sdpMid": "0"}}},
+        {"to": "PEER", "data": {**OFFER, **INVITE}},
+        {"to": "PEER", "data": {"call": "invite"}},
+        {"to": "PEER", "data": {"call": {"type": "invite"}}},
+        {"to": "PEER", "data": {"call": {"id": "c1"}}},
+        {"to": "PEER", "data": {"call": {"type": "ring", "id": "c1"}}},
+        {"to": "PEER", "data": {"call": {"type": ["invite"], "id": "c1"}}},
+        {"to": "PEER", "data": {"call": {"type": "invite", "id": ""}}},
+        {"to": "PEER", "data": {"call": {"type": "invite", "id": "a b"}}},
+        {"to": "PEER", "data": {"call": {"type": "invite", "id": "x" * 65}}},
+        {"to": "PEER", "data": {"call": {"type": "invite", "id": 7}}},
+        {"to": "PEER", "data": {"call": {"type": "invite", "id": "c1", "from": "Eve"}}},
         "text",
         None,
     ],

@@ -1,7 +1,7 @@
 'use strict';
 
-// Words for what getUserMedia() refused, shared by the camera steps (5 and 6). Plumbing: asking
-// for the camera and using its tracks is the lesson, in each step's main.js.
+// Words for what getUserMedia() refused, shared by the camera steps (5, 6, 9, 10 and 11). Plumbing:
+// asking for the camera and using its tracks is the lesson, in each step's main.js.
 
 function explainMediaError(error) {
   if (!window.isSecureContext) {

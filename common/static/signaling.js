@@ -1,6 +1,6 @@
 'use strict';
 
-// The browser side of the signaling contract (docs/signaling-contract.md), shared by steps 2 to 10.
+// The browser side of the signaling contract (docs/signaling-contract.md), shared by steps 2 to 11.
 // It is plumbing: it turns socket.io acknowledgements into promises, and it rejoins the room by
 // itself when the server comes back after a restart, so that the lesson code in main.js never has
 // to know there was an outage:

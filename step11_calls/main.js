@@ -1,0 +1,550 @@
+'use strict';
+
+// A live list of everyone in the room, and a private chat with whoever you click. Each person you
+// talk to gets one RTCPeerConnection and one data channel, made the first time either side needs
+// it and then used in both directions. If two people click each other at the same moment, both
+// make an offer: the "perfect negotiation" rule in onDescription() lets exactly one of them win.
+//
+// New in this step: a Call button beside each person, for a video call that rings first. A call
+// is a small state machine (calling, ringing, in a call) driven by call messages that go through
+// the signaling server like offers do: invite, accept, decline, busy, cancel, hang-up. No camera
+// is asked for and no connection is made until the other side accepts; then both sides turn their
+// camera on, and the caller connects, with step 3's negotiation.
+
+const me = document.querySelector('#me');
+const userList = document.querySelector('#users');
+const usersHint = document.querySelector('#users-hint');
+const chatArea = document.querySelector('#chats');
+const chatHint = document.querySelector('#chat-hint');
+const userTemplate = document.querySelector('#user-template');
+const chatTemplate = document.querySelector('#chat-template');
+const statsPanels = document.querySelector('#stats');
+const callStatus = document.querySelector('#call-status');
+const acceptButton = document.querySelector('#accept');
+const declineButton = document.querySelector('#decline');
+const cancelButton = document.querySelector('#cancel');
+const hangUpButton = document.querySelector('#hang-up');
+const callVideos = document.querySelector('#call-videos');
+const localVideo = document.querySelector('#local-video');
+const remoteTile = document.querySelector('#remote-tile');
+const remoteVideo = remoteTile.querySelector('video');
+
+// How long a call rings before it counts as unanswered; ?ringTimeout=MS changes it.
+const RING_TIMEOUT_MS = Number(new URLSearchParams(location.search).get('ringTimeout')) || 30000;
+const CAMERA = {width: 640, height: 480};
+
+const signaling = new Signaling();
+
+// The other members of the room, by member id: {id, name, connection, channel, ...}.
+const peers = new Map();
+let iceServers = [];
+let openPeer = null; // the peer whose chat is on screen
+// The one call this page is in or about to be in, like a phone's one line:
+// {peer, id, caller, state: 'calling' | 'ringing' | 'in-call', timer}, or null.
+let currentCall = null;
+let localStream = null; // our camera and microphone, from the answer to the end of the call
+const ringer = new Ringer(); // common/static/ringer.js
+
+acceptButton.onclick = accept;
+declineButton.onclick = () => endCall(`You declined ${currentCall.peer.name}'s call.`, 'decline');
+cancelButton.onclick = () => endCall('You cancelled the call.', 'cancel');
+hangUpButton.onclick = () => endCall('You hung up.', 'hang-up');
+
+setUpJoinForm(signaling, {join, leave});
+
+signaling.on('peer-joined', onPeerJoined);
+signaling.on('peer-left', onPeerLeft);
+signaling.on('signal', onSignal);
+// After a server restart the page rejoins by itself (common/static/signaling.js). Anyone who
+// came in meanwhile is in this ack's peers, as in our first one.
+signaling.on('rejoined', onJoined);
+
+async function join(room, name) {
+  const ack = await signaling.join(room, name);
+  me.textContent = `${name} (you)`;
+  onJoined(ack);
+}
+
+// The ack lists the members already here, and the ICE servers to use (none on a LAN).
+function onJoined(ack) {
+  iceServers = ack.iceServers;
+  // Listed, not called: nobody connects until one of two wants to talk. They were here before us,
+  // so we are the impolite side of any connection with them (see onDescription).
+  ack.peers.forEach((member) => addPeer(member, false));
+  updateUsersHint();
+}
+
+// Someone came in after us: we are the polite side with them. If we are in a call, they see it.
+function onPeerJoined(member) {
+  const peer = addPeer(member, true);
+  if (currentCall?.state === 'in-call') {
+    sendCall(peer, 'in-call', currentCall.id);
+  }
+}
+
+// A list entry, and a private chat pane that stays hidden until it is opened. No connection yet.
+function addPeer({id, name}, polite) {
+  const item = userTemplate.content.firstElementChild.cloneNode(true);
+  const chat = chatTemplate.content.firstElementChild.cloneNode(true);
+  const peer = {
+    id, name, polite, connection: null, channel: null,
+    makingOffer: false, ignoreOffer: false, applyingAnswer: false, // see onDescription()
+    item, badge: item.querySelector('.connection-state'), // where this page shows the peer
+    chat, log: chat.querySelector('.log'), unread: 0,
+  };
+  item.dataset.peerName = name;
+  item.querySelector('.name').textContent = name;
+  item.querySelector('button').onclick = () => openChat(peer);
+  item.querySelector('.call-button').onclick = () => dial(peer);
+  item.querySelector('.call-button').disabled = currentCall !== null;
+  chat.dataset.peerName = name;
+  chat.querySelector('.title').textContent = `Chat with ${name}`;
+  chat.querySelector('form').onsubmit = (event) => {
+    event.preventDefault();
+    sendMessage(peer);
+  };
+  peers.set(id, peer);
+  userList.append(item);
+  chatArea.append(chat);
+  usersHint.hidden = true;
+  return peer;
+}
+
+function openChat(peer) {
+  closeChat();
+  openPeer = peer;
+  peer.item.setAttribute('aria-current', 'true');
+  peer.chat.hidden = false;
+  chatHint.hidden = true;
+  peer.unread = 0;
+  showUnread(peer);
+  call(peer);
+  peer.chat.querySelector('.message').focus();
+}
+
+function closeChat() {
+  if (!openPeer) {
+    return;
+  }
+  openPeer.item.removeAttribute('aria-current');
+  openPeer.chat.hidden = true;
+  if (!peers.has(openPeer.id)) {
+    openPeer.chat.remove(); // they left; we kept their chat on screen until now
+  }
+  openPeer = null;
+  chatHint.hidden = false;
+}
+
+// The first click on someone makes the connection; its data channel fires negotiationneeded.
+function call(peer) {
+  peer.connection ??= createConnection(peer);
+}
+
+function createConnection(peer) {
+  const pc = new RTCPeerConnection(peerConfiguration(iceServers));
+  pc.onicecandidate = ({candidate}) => candidate && sendSignal(peer, {candidate});
+  pc.ontrack = ({streams: [stream]}) => showRemoteVideo(peer, stream);
+  addLocalTracks(peer, pc);
+  pc.onnegotiationneeded = () => negotiate(peer);
+  pc.onconnectionstatechange = () => onConnectionStateChange(peer);
+  // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
+  // one side announcing it to the other: it is there as soon as the connection is.
+  setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
+  superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUp(peer)});
+  watchStats(pc, statsPanels, peer.name);
+  showBadge(peer.badge, pc.connectionState);
+  return pc;
+}
+
+// Fired when the connection has something new to agree on: here, the data channel. With no
+// argument, setLocalDescription() creates the offer and applies it.
+async function negotiate(peer) {
+  const pc = peer.connection;
+  try {
+    peer.makingOffer = true;
+    await pc.setLocalDescription();
+    appendLine(peer.log, `Sent an offer to ${peer.name}.`, 'notice');
+    await sendSignal(peer, {description: pc.localDescription});
+  } catch (error) {
+    appendLine(peer.log, `Could not make an offer to ${peer.name}: ${error.message}`, 'error');
+  } finally {
+    peer.makingOffer = false;
+  }
+}
+
+// Signals arrive on the one socket; `from` says which peer they come from.
+async function onSignal({from, data}) {
+  const peer = peers.get(from);
+  if (peer && data.call) {
+    onCallMessage(peer, data.call);
+    return;
+  }
+  if (!peer || (!peer.connection && data.description?.type !== 'offer')) {
+    return; // not a member of our room (any more), or late news of a connection we closed
+  }
+  peer.connection ??= createConnection(peer); // they clicked first: we answer their offer
+  try {
+    if (data.description) {
+      await onDescription(peer, data.description);
+    } else if (data.candidate) {
+      await onCandidate(peer, data.candidate);
+    }
+  } catch (error) {
+    appendLine(peer.log, `Signaling error with ${peer.name}: ${error.message}`, 'error');
+  }
+}
+
+// Perfect negotiation (the pattern of the WebRTC specification). Either side may offer at any
+// time, so two offers can cross ("glare"). Then the impolite side ignores the offer it receives
+// and keeps its own; the polite side applies it, which rolls its own offer back, and answers.
+// Either way exactly one offer wins, and the two sides keep one connection.
+async function onDescription(peer, description) {
+  const pc = peer.connection;
+  // While an answer is being applied we are about to be stable again, so an offer is fine.
+  const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
+  const collision = description.type === 'offer' && (peer.makingOffer || !stable);
+  peer.ignoreOffer = collision && !peer.polite;
+  if (collision) {
+    appendLine(peer.log, peer.ignoreOffer ?
+      `Offer collision with ${peer.name}: we are impolite, so we ignore theirs.` :
+      `Offer collision with ${peer.name}: we are polite, so we roll ours back and answer.`,
+    'notice');
+  }
+  if (peer.ignoreOffer) {
+    return;
+  }
+  peer.applyingAnswer = description.type === 'answer';
+  try {
+    await pc.setRemoteDescription(description);
+  } finally {
+    peer.applyingAnswer = false;
+  }
+  if (description.type === 'offer') {
+    await pc.setLocalDescription(); // creates the answer
+    appendLine(peer.log, `Answered ${peer.name}'s offer.`, 'notice');
+    await sendSignal(peer, {description: pc.localDescription});
+  }
+}
+
+async function onCandidate(peer, candidate) {
+  // Read now: by the time addIceCandidate() fails, the next description may have changed it.
+  const fromIgnoredOffer = peer.ignoreOffer;
+  try {
+    await peer.connection.addIceCandidate(candidate);
+  } catch (error) {
+    if (!fromIgnoredOffer) {
+      throw error; // candidates of an offer we ignored are expected to fail; others are not
+    }
+  }
+}
+
+async function sendSignal(peer, data) {
+  try {
+    await signaling.send(peer.id, data);
+  } catch (error) {
+    appendLine(peer.log, `Could not send a signal to ${peer.name}: ${error.message}`, 'error');
+  }
+}
+
+function onConnectionStateChange(peer) {
+  const state = peer.connection.connectionState;
+  showBadge(peer.badge, state);
+  if (state === 'connected') {
+    appendLine(peer.log, `Connected peer to peer with ${peer.name}.`, 'notice');
+  }
+}
+
+// ICE restart: the same connection gathers candidates again and checks every pair afresh, with
+// new ICE credentials. restartIce() fires negotiationneeded, so negotiate() sends the new offer;
+// if both sides restart at once, perfect negotiation settles the two offers like any others.
+function restartIce(peer) {
+  appendLine(peer.log, `No connection to ${peer.name} yet: restarting ICE…`, 'notice');
+  peer.connection.restartIce();
+}
+
+function giveUp(peer) {
+  const what = `Could not connect to ${peer.name}, even after an ICE restart.`;
+  if (currentCall?.peer === peer) {
+    endCall(what);
+  }
+  appendLine(peer.log, `${what} ${iceFailureAdvice(iceServers)}`, 'error');
+  hangUp(peer);
+  showBadge(peer.badge, 'failed');
+}
+
+function setUpChannel(peer, channel) {
+  peer.channel = channel;
+  channel.onopen = () => updateChat(peer);
+  channel.onclose = () => updateChat(peer);
+  channel.onmessage = (event) => receiveMessage(peer, event.data);
+}
+
+function receiveMessage(peer, text) {
+  appendLine(peer.log, `${peer.name}: ${text}`, 'received');
+  if (peer !== openPeer) {
+    peer.unread += 1;
+    showUnread(peer);
+  }
+}
+
+// The text goes out on this peer's channel only: a private chat.
+function sendMessage(peer) {
+  const input = peer.chat.querySelector('.message');
+  const text = messageToSend(input, peer.log);
+  if (!text || peer.channel?.readyState !== 'open') {
+    return;
+  }
+  peer.channel.send(text);
+  appendLine(peer.log, `You: ${text}`, 'sent');
+  input.value = '';
+}
+
+function onPeerLeft({id}) {
+  const peer = peers.get(id);
+  if (peer) {
+    appendLine(peer.log, `${peer.name} left.`, 'notice');
+    if (currentCall?.peer === peer) {
+      endCall(`${peer.name} left.`);
+    }
+    removePeer(peer);
+  }
+}
+
+function removePeer(peer) {
+  hangUp(peer);
+  peers.delete(peer.id);
+  peer.item.remove();
+  if (peer !== openPeer) {
+    peer.chat.remove(); // nobody is reading it; an open chat stays until you pick another
+  }
+  updateUsersHint();
+}
+
+function hangUp(peer) {
+  peer.channel?.close();
+  peer.connection?.close();
+  peer.channel = null;
+  peer.connection = null;
+  showBadge(peer.badge, 'closed');
+  updateChat(peer);
+}
+
+function leave() {
+  endCall('You left.'); // the other side learns from peer-left
+  me.textContent = '';
+  closeChat();
+  peers.forEach(removePeer);
+  usersHint.textContent = 'Join a room to see who is in it.';
+  signaling.leave(); // the others get peer-left
+}
+
+function updateUsersHint() {
+  usersHint.textContent = 'Nobody else is here yet: open this page in another tab.';
+  usersHint.hidden = peers.size > 0;
+}
+
+function showUnread(peer) {
+  const badge = peer.item.querySelector('.unread');
+  badge.textContent = peer.unread;
+  badge.hidden = peer.unread === 0;
+}
+
+// The private chat is usable while this peer's channel is open.
+function updateChat(peer) {
+  const open = peer.channel?.readyState === 'open';
+  const input = peer.chat.querySelector('.message');
+  input.disabled = !open;
+  peer.chat.querySelector('.send').disabled = !open;
+  if (open && peer === openPeer) {
+    input.focus();
+  }
+}
+
+// --- Calls ---------------------------------------------------------------------------------------
+
+// Call control goes to one person through the signaling server, like an offer: {call: {type, id}}.
+// The server stamps who sent it, so nobody can ring someone in another's name.
+function sendCall(peer, type, id = currentCall.id) {
+  signaling.send(peer.id, {call: {type, id}}).catch((error) => {
+    showCall(`Could not reach ${peer.name}: ${error.message}`);
+  });
+}
+
+// Click on Call: ring them, and nothing more until they answer.
+function dial(peer) {
+  if (currentCall) {
+    return; // one call at a time
+  }
+  currentCall = {peer, id: newCallId(), caller: true, state: 'calling'};
+  sendCall(peer, 'invite');
+  startRinging(() => endCall(`${peer.name} did not answer.`, 'cancel'));
+  showCall(`Calling ${peer.name}…`);
+}
+
+function newCallId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+// Both sides ring for RING_TIMEOUT_MS at most; the caller then tells the other side to stop.
+function startRinging(onTimeout) {
+  currentCall.timer = setTimeout(onTimeout, RING_TIMEOUT_MS);
+}
+
+// What someone told us about a call. A message about a call we are not in (a late one, or a
+// guess) is ignored: only an invite starts something.
+function onCallMessage(peer, {type, id}) {
+  if (type === 'invite') {
+    onInvite(peer, id);
+  } else if (type === 'in-call' || type === 'call-ended') {
+    showPresence(peer, type === 'in-call' ? 'in a call' : '');
+  } else if (currentCall?.peer !== peer || currentCall.id !== id) {
+    return;
+  } else if (type === 'accept' && currentCall.state === 'calling') {
+    startMedia();
+  } else if ((type === 'decline' || type === 'busy') && currentCall.state === 'calling') {
+    endCall(type === 'busy' ? `${peer.name} is busy.` : `${peer.name} declined.`);
+  } else if (type === 'cancel' || type === 'hang-up') {
+    // A cancel can cross our accept: then it ends a call we had just started.
+    const ringing = currentCall.state === 'ringing';
+    endCall(ringing ? `Missed call from ${peer.name}.` : `${peer.name} hung up.`);
+  }
+}
+
+// Someone rings. A phone that is already in a call, or ringing, or calling, answers busy.
+function onInvite(peer, id) {
+  if (currentCall?.peer === peer && currentCall.state === 'calling') {
+    onCrossingCalls(peer, id);
+  } else if (currentCall) {
+    sendCall(peer, 'busy', id);
+  } else {
+    currentCall = {peer, id, caller: false, state: 'ringing'};
+    startRinging(() => endCall(`Missed call from ${peer.name}.`));
+    ringer.start();
+    showCall(`${peer.name} is calling you.`);
+  }
+}
+
+// We rang them while they rang us: the two invites crossed. As with two offers (onDescription),
+// the polite side gives way: it takes their call instead of its own and accepts it, while the
+// impolite side ignores their invite and waits for that accept. One call, whoever was first.
+function onCrossingCalls(peer, id) {
+  if (peer.polite) {
+    Object.assign(currentCall, {id, caller: false});
+    accept();
+  }
+}
+
+function accept() {
+  sendCall(currentCall.peer, 'accept');
+  startMedia();
+}
+
+// Both sides, once the call is accepted: only now the camera and microphone. Then the caller
+// connects and the callee answers, so that one offer is made, not two. (Two brand-new offers
+// crossing would be settled by perfect negotiation, but the polite side's rollback discards the
+// ICE transport it has just begun to gather on, and Chromium then gathered no candidates at all.)
+async function startMedia() {
+  const accepted = currentCall;
+  const peer = accepted.peer;
+  clearTimeout(accepted.timer);
+  ringer.stop();
+  accepted.state = 'in-call';
+  showCall(`In a call with ${peer.name}.`);
+  announce('in-call');
+  const stream = await openCamera(peer);
+  if (currentCall !== accepted) {
+    stream?.getTracks().forEach((track) => track.stop()); // the call ended while we asked
+    return;
+  }
+  localStream = stream;
+  localVideo.srcObject = stream;
+  if (peer.connection) {
+    addLocalTracks(peer, peer.connection); // made before our camera was ready: renegotiate
+  } else if (accepted.caller) {
+    call(peer); // createConnection() adds the tracks; its first offer carries them
+  } // else the caller's offer makes our connection, and our tracks go in the answer
+}
+
+// The camera and microphone, or null if refused: the call goes on, and we still see and hear them.
+async function openCamera(peer) {
+  try {
+    return await navigator.mediaDevices.getUserMedia({video: CAMERA, audio: true});
+  } catch (error) {
+    const why = explainMediaError(error);
+    showCall(`In a call with ${peer.name}, who cannot see or hear you: ${why}.`);
+    return null;
+  }
+}
+
+// ontrack fires for their camera and for their microphone, both in one stream.
+// Our camera and microphone go to the person we are in a call with, and to nobody else (a private
+// chat with someone else makes a connection too).
+function addLocalTracks(peer, pc) {
+  if (currentCall?.peer === peer && localStream) {
+    localStream.getTracks().forEach((track) => pc.addTrack(track, localStream));
+  }
+}
+
+function showRemoteVideo(peer, stream) {
+  if (currentCall?.peer === peer && remoteVideo.srcObject !== stream) {
+    remoteTile.dataset.peerName = peer.name;
+    remoteTile.querySelector('.tile-name').textContent = peer.name;
+    remoteVideo.srcObject = stream;
+  }
+}
+
+// However a call ends (hung up, declined, busy, unanswered, cancelled, a member gone, a
+// connection that failed): tell the other side if `tell` says how, stop ringing, stop every
+// track (the camera's light goes off) and close the connection, so the next call starts afresh.
+function endCall(text, tell) {
+  const call = currentCall;
+  if (!call) {
+    return;
+  }
+  if (tell) {
+    sendCall(call.peer, tell);
+  }
+  clearTimeout(call.timer);
+  ringer.stop();
+  currentCall = null;
+  localStream?.getTracks().forEach((track) => track.stop());
+  localStream = null;
+  localVideo.srcObject = null;
+  remoteVideo.srcObject = null;
+  delete remoteTile.dataset.peerName;
+  showPresence(call.peer, '');
+  if (call.state === 'in-call') {
+    hangUp(call.peer); // the connection, and with it a private chat we had with them
+    announce('call-ended', call);
+  }
+  showCall(text);
+}
+
+// Everyone else in the room sees who is in a call; the two in it see each other's state.
+function announce(type, call = currentCall) {
+  peers.forEach((peer) => peer !== call.peer && sendCall(peer, type, call.id));
+}
+
+function showPresence(peer, text) {
+  const presence = peer.item.querySelector('.presence');
+  presence.textContent = text;
+  presence.hidden = !text;
+}
+
+// The call panel: the status line, the buttons of the current state, the videos while in a call.
+function showCall(text) {
+  const state = currentCall?.state ?? 'idle';
+  callStatus.textContent = text;
+  callStatus.dataset.state = state;
+  cancelButton.hidden = state !== 'calling';
+  acceptButton.hidden = declineButton.hidden = state !== 'ringing';
+  hangUpButton.hidden = state !== 'in-call';
+  callVideos.hidden = state !== 'in-call';
+  peers.forEach((peer) => {
+    peer.item.querySelector('.call-button').disabled = currentCall !== null;
+    if (peer === currentCall?.peer) {
+      showPresence(peer, {calling: 'calling…', ringing: 'calling you', 'in-call': 'in a call'}[state]);
+    }
+  });
+}
