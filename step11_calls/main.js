@@ -74,12 +74,9 @@ function onJoined(ack) {
   updateUsersHint();
 }
 
-// Someone came in after us: we are the polite side with them. If we are in a call, they see it.
+// Someone came in after us: we are the polite side with them.
 function onPeerJoined(member) {
-  const peer = addPeer(member, true);
-  if (currentCall?.state === 'in-call') {
-    sendCall(peer, 'in-call', currentCall.id);
-  }
+  addPeer(member, true);
 }
 
 // A list entry, and a private chat pane that stays hidden until it is opened. No connection yet.
@@ -97,6 +94,9 @@ function addPeer({id, name}, polite) {
   item.querySelector('button').onclick = () => openChat(peer);
   item.querySelector('.call-button').onclick = () => dial(peer);
   item.querySelector('.call-button').disabled = currentCall !== null;
+  if (currentCall?.state === 'in-call') {
+    sendCall(peer, 'in-call', currentCall.id); // a newcomer's list shows us in a call too
+  }
   chat.dataset.peerName = name;
   chat.querySelector('.title').textContent = `Chat with ${name}`;
   chat.querySelector('form').onsubmit = (event) => {
@@ -144,6 +144,8 @@ function createConnection(peer) {
   const pc = new RTCPeerConnection(peerConfiguration(iceServers));
   pc.onicecandidate = ({candidate}) => candidate && sendSignal(peer, {candidate});
   pc.ontrack = ({streams: [stream]}) => showRemoteVideo(peer, stream);
+  // In a call, our tracks go in the first offer, or, if their offer made this connection, in
+  // the answer (it takes up the transceivers addTrack made).
   addLocalTracks(peer, pc);
   pc.onnegotiationneeded = () => negotiate(peer);
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
@@ -265,7 +267,7 @@ function restartIce(peer) {
 function giveUp(peer) {
   const what = `Could not connect to ${peer.name}, even after an ICE restart.`;
   if (currentCall?.peer === peer) {
-    endCall(what);
+    endCall(what, 'hang-up');
   }
   appendLine(peer.log, `${what} ${iceFailureAdvice(iceServers)}`, 'error');
   hangUp(peer);
@@ -363,10 +365,14 @@ function updateChat(peer) {
 // --- Calls ---------------------------------------------------------------------------------------
 
 // Call control goes to one person through the signaling server, like an offer: {call: {type, id}}.
-// The server stamps who sent it, so nobody can ring someone in another's name.
-function sendCall(peer, type, id = currentCall.id) {
+// The server stamps who sent it, so nobody can ring someone in another's name. The types: invite,
+// accept, decline, busy, cancel and hang-up between the two people of a call, and in-call and
+// call-ended to everyone else, for their lists.
+function sendCall(peer, type, id) {
   signaling.send(peer.id, {call: {type, id}}).catch((error) => {
-    showCall(`Could not reach ${peer.name}: ${error.message}`);
+    if (currentCall?.peer === peer) {
+      endCall(`Could not reach ${peer.name}: ${error.message}`);
+    } // news for someone else's list is not worth an error
   });
 }
 
@@ -376,19 +382,21 @@ function dial(peer) {
     return; // one call at a time
   }
   currentCall = {peer, id: newCallId(), caller: true, state: 'calling'};
-  sendCall(peer, 'invite');
-  startRinging(() => endCall(`${peer.name} did not answer.`, 'cancel'));
+  sendCall(peer, 'invite', currentCall.id);
+  startRinging(`${peer.name} did not answer.`);
   showCall(`Calling ${peer.name}…`);
 }
 
+// 96 random bits: nobody can guess a call's id to end it.
 function newCallId() {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-// Both sides ring for RING_TIMEOUT_MS at most; the caller then tells the other side to stop.
-function startRinging(onTimeout) {
-  currentCall.timer = setTimeout(onTimeout, RING_TIMEOUT_MS);
+// Both sides ring for RING_TIMEOUT_MS at most. Whichever side gives up first tells the other with
+// a cancel, so both stop, even if their timeouts differ.
+function startRinging(text) {
+  currentCall.timer = setTimeout(() => endCall(text, 'cancel'), RING_TIMEOUT_MS);
 }
 
 // What someone told us about a call. A message about a call we are not in (a late one, or a
@@ -397,19 +405,25 @@ function onCallMessage(peer, {type, id}) {
   if (type === 'invite') {
     onInvite(peer, id);
   } else if (type === 'in-call' || type === 'call-ended') {
-    showPresence(peer, type === 'in-call' ? 'in a call' : '');
+    peer.inCall = type === 'in-call'; // news for our list, about their call with someone else
+    showPresence(peer);
   } else if (currentCall?.peer !== peer || currentCall.id !== id) {
     return;
   } else if (type === 'accept' && currentCall.state === 'calling') {
-    startMedia();
+    beginCall();
   } else if ((type === 'decline' || type === 'busy') && currentCall.state === 'calling') {
     endCall(type === 'busy' ? `${peer.name} is busy.` : `${peer.name} declined.`);
   } else if (type === 'cancel' || type === 'hang-up') {
-    // A cancel can cross our accept: then it ends a call we had just started.
-    const ringing = currentCall.state === 'ringing';
-    endCall(ringing ? `Missed call from ${peer.name}.` : `${peer.name} hung up.`);
+    endCall(theyEnded[currentCall.state](peer.name));
   }
 }
+
+// A cancel ends a call in any state: it can cross our accept, or come from the callee's timeout.
+const theyEnded = {
+  calling: (name) => `${name} did not answer.`,
+  ringing: (name) => `Missed call from ${name}.`,
+  'in-call': (name) => `${name} hung up.`,
+};
 
 // Someone rings. A phone that is already in a call, or ringing, or calling, answers busy.
 function onInvite(peer, id) {
@@ -419,7 +433,7 @@ function onInvite(peer, id) {
     sendCall(peer, 'busy', id);
   } else {
     currentCall = {peer, id, caller: false, state: 'ringing'};
-    startRinging(() => endCall(`Missed call from ${peer.name}.`));
+    startRinging(`Missed call from ${peer.name}.`);
     ringer.start();
     showCall(`${peer.name} is calling you.`);
   }
@@ -436,22 +450,23 @@ function onCrossingCalls(peer, id) {
 }
 
 function accept() {
-  sendCall(currentCall.peer, 'accept');
-  startMedia();
+  sendCall(currentCall.peer, 'accept', currentCall.id);
+  beginCall();
 }
 
-// Both sides, once the call is accepted: only now the camera and microphone. Then the caller
-// connects and the callee answers, so that one offer is made, not two. (Two brand-new offers
-// crossing would be settled by perfect negotiation, but the polite side's rollback discards the
-// ICE transport it has just begun to gather on, and Chromium then gathered no candidates at all.)
-async function startMedia() {
+// The call is accepted (we clicked Accept, or the caller heard so): both sides stop ringing, and
+// only now turn the camera and microphone on. Then the caller connects and the callee answers, so
+// that one offer is made, not two. (Two brand-new offers crossing would be settled by perfect
+// negotiation, but the polite side's rollback discards the ICE transport it has just begun to
+// gather on, and Chromium then gathered no candidates at all.)
+async function beginCall() {
   const accepted = currentCall;
   const peer = accepted.peer;
   clearTimeout(accepted.timer);
   ringer.stop();
   accepted.state = 'in-call';
   showCall(`In a call with ${peer.name}.`);
-  announce('in-call');
+  announce('in-call', accepted);
   const stream = await openCamera(peer);
   if (currentCall !== accepted) {
     stream?.getTracks().forEach((track) => track.stop()); // the call ended while we asked
@@ -460,7 +475,9 @@ async function startMedia() {
   localStream = stream;
   localVideo.srcObject = stream;
   if (peer.connection) {
-    addLocalTracks(peer, peer.connection); // made before our camera was ready: renegotiate
+    // Made before our camera was ready (their offer was quicker, or a chat made it): the new
+    // tracks fire negotiationneeded, and negotiate() sends a new offer: a renegotiation.
+    addLocalTracks(peer, peer.connection);
   } else if (accepted.caller) {
     call(peer); // createConnection() adds the tracks; its first offer carries them
   } // else the caller's offer makes our connection, and our tracks go in the answer
@@ -471,13 +488,12 @@ async function openCamera(peer) {
   try {
     return await navigator.mediaDevices.getUserMedia({video: CAMERA, audio: true});
   } catch (error) {
-    const why = explainMediaError(error);
+    const why = explainMediaError(error); // common/static/media.js
     showCall(`In a call with ${peer.name}, who cannot see or hear you: ${why}.`);
     return null;
   }
 }
 
-// ontrack fires for their camera and for their microphone, both in one stream.
 // Our camera and microphone go to the person we are in a call with, and to nobody else (a private
 // chat with someone else makes a connection too).
 function addLocalTracks(peer, pc) {
@@ -486,10 +502,9 @@ function addLocalTracks(peer, pc) {
   }
 }
 
+// ontrack fires for their camera and for their microphone, both in one stream.
 function showRemoteVideo(peer, stream) {
   if (currentCall?.peer === peer && remoteVideo.srcObject !== stream) {
-    remoteTile.dataset.peerName = peer.name;
-    remoteTile.querySelector('.tile-name').textContent = peer.name;
     remoteVideo.srcObject = stream;
   }
 }
@@ -503,7 +518,7 @@ function endCall(text, tell) {
     return;
   }
   if (tell) {
-    sendCall(call.peer, tell);
+    sendCall(call.peer, tell, call.id);
   }
   clearTimeout(call.timer);
   ringer.stop();
@@ -512,8 +527,6 @@ function endCall(text, tell) {
   localStream = null;
   localVideo.srcObject = null;
   remoteVideo.srcObject = null;
-  delete remoteTile.dataset.peerName;
-  showPresence(call.peer, '');
   if (call.state === 'in-call') {
     hangUp(call.peer); // the connection, and with it a private chat we had with them
     announce('call-ended', call);
@@ -521,15 +534,18 @@ function endCall(text, tell) {
   showCall(text);
 }
 
-// Everyone else in the room sees who is in a call; the two in it see each other's state.
-function announce(type, call = currentCall) {
+// Everyone else in the room sees who is in a call.
+function announce(type, call) {
   peers.forEach((peer) => peer !== call.peer && sendCall(peer, type, call.id));
 }
 
-function showPresence(peer, text) {
+// Beside each name: our call with them, if any, or else whether they are in a call with someone.
+function showPresence(peer) {
+  const ours = currentCall?.peer === peer ? currentCall.state : null;
+  const labels = {calling: 'calling…', ringing: 'calling you', 'in-call': 'in a call'};
   const presence = peer.item.querySelector('.presence');
-  presence.textContent = text;
-  presence.hidden = !text;
+  presence.textContent = labels[ours] ?? (peer.inCall ? 'in a call' : '');
+  presence.hidden = !presence.textContent;
 }
 
 // The call panel: the status line, the buttons of the current state, the videos while in a call.
@@ -541,10 +557,10 @@ function showCall(text) {
   acceptButton.hidden = declineButton.hidden = state !== 'ringing';
   hangUpButton.hidden = state !== 'in-call';
   callVideos.hidden = state !== 'in-call';
+  remoteTile.dataset.peerName = currentCall?.peer.name ?? '';
+  remoteTile.querySelector('.tile-name').textContent = currentCall?.peer.name ?? '';
   peers.forEach((peer) => {
     peer.item.querySelector('.call-button').disabled = currentCall !== null;
-    if (peer === currentCall?.peer) {
-      showPresence(peer, {calling: 'calling…', ringing: 'calling you', 'in-call': 'in a call'}[state]);
-    }
+    showPresence(peer);
   });
 }

@@ -15,6 +15,14 @@ class Member:
 
     def __init__(self, url):
         self.sio = socketio.Client(reconnection=False)
+        # python-engineio's client hands each incoming message to a thread of its own
+        # (engineio/client.py: _trigger_event(..., run_async=True)), so on a loaded machine two
+        # events could reach the queue in the wrong order, and the contract promises their order.
+        # Handle each message on the reading thread instead: the handlers here only queue it.
+        trigger = self.sio.eio._trigger_event
+        self.sio.eio._trigger_event = lambda event, *args, **kwargs: trigger(
+            event, *args, **{**kwargs, "run_async": False}
+        )
         self.received = queue.Queue()
         self.sio.on("*", lambda event, data=None: self.received.put((event, data)))
         self.sio.connect(url, transports=["websocket"], wait_timeout=TIMEOUT)

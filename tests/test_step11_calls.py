@@ -237,6 +237,7 @@ def test_the_list_shows_who_is_in_a_call_and_they_are_busy(join, step11, room):
         expect(presence(page, "Bob")).to_have_text("in a call")
     dial(cat, "Bob")
     expect(status(cat)).to_have_text("Bob is busy.")
+    expect(presence(cat, "Bob")).to_have_text("in a call")  # still, after our own try
     nothing_connected(cat)
 
     # Messages about a call that does not exist change nothing; an invite gets busy.
