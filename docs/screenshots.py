@@ -280,6 +280,37 @@ def step11(browser, url):
     return ann
 
 
+def step15(browser, url):
+    """Ann and Bob share the link's passphrase; Cat typed another: she sees nobody, and nobody
+    sees her."""
+    pages = []
+    for name, passphrase in (
+        ("Ann", "otters-hold-hands"),
+        ("Bob", "otters-hold-hands"),
+        ("Cat", "guess"),
+    ):
+        context = browser.new_context(viewport=VIEWPORT)
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        page.goto(f"{url}/?room=demo#key={passphrase}")
+        expect(page.locator("#signaling-state")).to_have_text("connected")
+        page.fill("#name", name)
+        page.click("#join")
+        pages.append(page)
+    ann, _, cat = pages
+    expect(ann.locator(".remote-tile .tile-key")).to_have_text(
+        ["", "cannot decrypt: different key?"]
+    )
+    ann.wait_for_function(
+        "[...document.querySelectorAll('.remote-tile')].some((t) => t.dataset.key === 'ok' &&"
+        " t.querySelector('video').videoWidth > 0)"
+    )
+    expect(cat.locator(".remote-tile .tile-key")).to_have_text(
+        ["cannot decrypt: different key?", "cannot decrypt: different key?"]
+    )
+    return ann
+
+
 # (image name, step whose server it needs, what makes the page to photograph)
 SHOTS = [
     ("step1", 1, step1),
@@ -295,6 +326,7 @@ SHOTS = [
     ("step10", 10, step10),
     ("step11-ringing", 11, step11_ringing),
     ("step11", 11, step11),
+    ("step15", 15, step15),
 ]
 
 

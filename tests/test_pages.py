@@ -9,9 +9,9 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
-STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15]
 # The steps whose page is a video call once two have joined.
-VIDEO_STEPS = {5, 6, 9, 10}
+VIDEO_STEPS = {5, 6, 9, 10, 15}
 # The controls a learner must reach on each step's page, before and after joining.
 CONTROLS = {
     1: ["#start", "#hangup", "#input-a", "#send-a", "#input-b", "#send-b"],
@@ -34,6 +34,7 @@ CONTROLS = {
         "#message",
     ],
     11: ["#name", "#room", "#join", "#leave"],
+    15: ["#name", "#room", "#join", "#leave", "#passphrase", "#use-key", "#message"],
 }
 # And once two people are in the room.
 JOINED_CONTROLS = {
@@ -99,6 +100,8 @@ def test_every_page_loads_without_a_failed_request(start_server, phone, step):
 def test_every_page_fits_a_phone_before_and_after_joining(start_server, phone, room, step):
     server = start_server(step)
     url = f"{server.url}/?room={room}"
+    if step == 15:
+        url += "#key=one-for-both"  # or each page makes a passphrase of its own
     page, _ = phone(url)
     expect_fits(page, step)
     if step == 1:

@@ -1,0 +1,491 @@
+'use strict';
+
+// The server is a WebRTC peer. Step 5's mesh held one RTCPeerConnection per other member; this
+// page holds ONE, to the server, whatever the size of the room. On it go:
+//   - our camera and microphone, once: the server passes them on to everyone else;
+//   - one data channel, 'chat': our messages and our mic/camera state go to the server, which
+//     sends them on to the others with our name, and tells us which slot shows whom;
+//   - receive-only "slots", one video and one audio transceiver per other member the room can
+//     hold. They are all in our first and only offer, so nothing is ever renegotiated: when
+//     someone joins, the server starts sending their video into a free slot.
+//
+// New in this step: end-to-end encryption. Every encoded frame is encrypted in this page before
+// it leaves, with a key made from the room's passphrase, and decrypted by the other pages after
+// the server has forwarded it. The server forwards what it cannot read: it never has the key.
+// The passphrase lives in the link's fragment (#key=...), which browsers never send anywhere.
+
+// A small picture at a modest frame rate: every page decodes one video per other member (and in
+// a mesh also encodes its own once per other member), so the size is paid many times over.
+const CAMERA = {width: {ideal: 320}, height: {ideal: 240}, frameRate: {ideal: 15, max: 15}};
+
+const chatLog = document.querySelector('#log');
+const sendForm = document.querySelector('#send-form');
+const messageInput = document.querySelector('#message');
+const sendButton = document.querySelector('#send');
+const cameraOnJoin = document.querySelector('#camera-on-join');
+const mediaError = document.querySelector('#media-error');
+const micButton = document.querySelector('#mic-toggle');
+const cameraButton = document.querySelector('#camera-toggle');
+const serverState = document.querySelector('#server-state');
+const connectionCount = document.querySelector('#connection-count');
+const videoCount = document.querySelector('#video-count');
+const summary = document.querySelector('#summary');
+const tiles = document.querySelector('#tiles');
+const tileTemplate = document.querySelector('#tile-template');
+const localName = document.querySelector('#local-name');
+const statsPanels = document.querySelector('#stats');
+const keyForm = document.querySelector('#key-form');
+const passphraseInput = document.querySelector('#passphrase');
+const shareLink = document.querySelector('#share-link');
+
+// PBKDF2 makes each guess of a passphrase cost this many hashes.
+const PBKDF2_ITERATIONS = 200000;
+const CANNOT_DECRYPT = 'cannot decrypt: different key?';
+
+const signaling = new Signaling();
+
+// The other members of the room, by member id: {id, name, tile, ...}. No connection of their own.
+const peers = new Map();
+let iceServers = [];
+let localStream = new MediaStream();
+let connection = null; // our one RTCPeerConnection, to the server
+let channel = null;
+let chatReady = false; // the server has our channel (its 'ready' message)
+let joinedRoom = null; // the room's name salts its key
+
+// Every encoded frame goes through this worker (crypto-worker.js): encrypted on its way out,
+// decrypted on its way in. It holds the key.
+const cryptoWorker = new Worker('crypto-worker.js');
+cryptoWorker.onmessage = ({data}) => onDecryption(data);
+const receivers = new Map(); // the id given to a receiving transform -> its transceiver
+const decrypting = new Map(); // receiving transceiver -> whether its frames decrypt
+let slotOwners = new Map(); // mid -> the peer whose media that transceiver brings (showSlots)
+let nextReceiverId = 0;
+
+passphraseInput.value = passphraseFromLink() ?? '';
+keyForm.onsubmit = (event) => {
+  event.preventDefault();
+  if (joinedRoom) {
+    useKey(joinedRoom).catch((error) => appendLine(chatLog, error.message, 'error'));
+  }
+};
+
+const roomFullHint = 'The server forwards every video to every member, so rooms are capped.';
+setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint});
+sendForm.onsubmit = (event) => {
+  event.preventDefault();
+  sendMessage();
+};
+micButton.onclick = () => toggle('audio');
+cameraButton.onclick = () => toggle('video');
+
+signaling.on('peer-joined', onPeerJoined);
+signaling.on('peer-left', onPeerLeft);
+// After a server restart the page rejoins by itself (common/static/signaling.js). Anyone who
+// came in meanwhile is in this ack's peers, as in our first one. The server peer restarted too:
+// onJoined() connects to it again.
+signaling.on('rejoined', onJoined);
+
+async function join(room, name) {
+  mediaError.textContent = '';
+  if (typeof RTCRtpScriptTransform !== 'function') {
+    throw new Error('this browser cannot encrypt frames (no RTCRtpScriptTransform): ' +
+      'use Chromium 141, Firefox 117, Safari 15.4 or later');
+  }
+  await useKey(room); // before any frame can leave
+  // The camera and the server at the same time, not one after the other. The connection is made
+  // once our media is known, so our tracks are in its one offer.
+  const localMediaReady = openLocalMedia(cameraOnJoin.checked).then((stream) => {
+    localStream = stream;
+  });
+  const [membership] = await Promise.allSettled([signaling.join(room, name), localMediaReady]);
+  if (membership.status === 'rejected') {
+    stopLocalMedia(); // the camera opened for nothing: release it
+    throw membership.reason;
+  }
+  const ack = membership.value;
+  joinedRoom = room;
+  localName.textContent = `${name} (you)`;
+  showLocalMedia(localStream);
+  const alone = ack.peers.length === 0 ? ' You are the first one here.' : '';
+  appendLine(chatLog, `You joined room ${room} as ${name}.${alone}`, 'notice');
+  onJoined(ack);
+}
+
+// The ack lists the members already here, and the ICE servers to use (none on a LAN).
+function onJoined(ack) {
+  iceServers = ack.iceServers;
+  // A tile for each member already here, and one connection, to the server, for all of them.
+  if (ack.peers.length > 0) {
+    const names = ack.peers.map((member) => member.name).join(', ');
+    appendLine(chatLog, `Already here: ${names}.`, 'notice');
+  }
+  ack.peers.forEach(addPeer);
+  connectToServer().catch((error) => {
+    appendLine(chatLog, `Could not connect to the server: ${error.message}`, 'error');
+  });
+}
+
+function onPeerJoined(member) {
+  const peer = addPeer(member);
+  appendLine(chatLog, `${peer.name} joined.`, 'notice');
+}
+
+// Asks for the microphone and, if wanted, the camera. Whatever is refused, we join anyway: a
+// connection we add no tracks to still receives, so we can watch and listen.
+async function openLocalMedia(wantCamera) {
+  const attempts = wantCamera ?
+    [{audio: true, video: CAMERA}, {audio: true}, {video: CAMERA}] : [{audio: true}];
+  let firstError = null;
+  for (const constraints of attempts) {
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia(constraints);
+      if (firstError) {
+        mediaError.textContent = describeMissingMedia(stream, wantCamera, firstError);
+      }
+      return stream;
+    } catch (error) {
+      firstError ??= error;
+    }
+  }
+  mediaError.textContent = describeMissingMedia(new MediaStream(), wantCamera, firstError);
+  return new MediaStream();
+}
+
+// A video tile; the server's slots bring the tracks it plays (showSlots).
+function addPeer({id, name}) {
+  if (peers.has(id)) {
+    return peers.get(id); // made already for a slot that came before peer-joined
+  }
+  const tile = tileTemplate.content.firstElementChild.cloneNode(true);
+  const peer = {
+    id, name, tile,
+    log: chatLog,
+    video: tile.querySelector('video'), status: tile.querySelector('.tile-status'),
+    stream: new MediaStream(), // their tracks, as the slots bring them to us
+  };
+  peer.keyStatus = tile.querySelector('.tile-key');
+  tile.dataset.peerName = name;
+  tile.querySelector('.tile-name').textContent = name;
+  tile.querySelector('.unmute').onclick = (event) => {
+    peer.video.muted = false;
+    event.target.hidden = true;
+  };
+  peers.set(id, peer);
+  tiles.append(tile);
+  updateCounts();
+  return peer;
+}
+
+// The whole handshake, once: our tracks, the slots and the channel go into one offer, and the
+// server's answer comes back as the acknowledgement of that offer.
+async function connectToServer() {
+  connection?.close(); // one from before a server restart, which the server has forgotten
+  peers.forEach((peer) => {
+    peer.stream = new MediaStream(); // and the tracks it brought
+  });
+  // One pair of slots per other member the room can hold: the same number for every member.
+  const {slots} = await signaling.request('slots');
+  connection = createServerConnection();
+  receivers.clear();
+  decrypting.clear();
+  localStream.getTracks().forEach((track) => {
+    const transceiver =
+      connection.addTransceiver(track, {direction: 'sendonly', streams: [localStream]});
+    encryptFrames(transceiver.sender, track.kind);
+  });
+  for (let i = 0; i < slots; i++) {
+    decryptFrames(connection.addTransceiver('video', {direction: 'recvonly'}));
+    decryptFrames(connection.addTransceiver('audio', {direction: 'recvonly'}));
+  }
+  setUpServerChannel(connection.createDataChannel('chat'));
+  await connection.setLocalDescription();
+  // aiortc takes no trickled candidates: wait until ours are all in the offer's SDP.
+  await iceGatheringComplete(connection);
+  const answer = await signaling.request('offer', {description: connection.localDescription});
+  await connection.setRemoteDescription(answer.description);
+  updateCounts();
+}
+
+function createServerConnection() {
+  // max-bundle: every m-line on one transport, so the candidates are gathered once.
+  const pc = new RTCPeerConnection({...peerConfiguration(iceServers), bundlePolicy: 'max-bundle'});
+  pc.onconnectionstatechange = () => onConnectionStateChange(pc);
+  watchStats(pc, statsPanels, 'Connection to the server');
+  showBadge(serverState, pc.connectionState);
+  return pc;
+}
+
+function iceGatheringComplete(pc) {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (pc.iceGatheringState === 'complete') {
+        pc.removeEventListener('icegatheringstatechange', check);
+        resolve();
+      }
+    };
+    pc.addEventListener('icegatheringstatechange', check);
+    check();
+  });
+}
+
+function onConnectionStateChange(pc) {
+  if (pc !== connection) {
+    return; // a connection from before a server restart
+  }
+  showBadge(serverState, pc.connectionState);
+  if (pc.connectionState === 'failed') {
+    const advice = iceFailureAdvice(iceServers);
+    appendLine(chatLog, `The connection to the server failed. ${advice}`, 'error');
+  }
+}
+
+function setUpServerChannel(newChannel) {
+  channel = newChannel;
+  chatReady = false;
+  channel.onclose = updateChat;
+  channel.onmessage = (event) => onServerMessage(parseJson(event.data));
+}
+
+// Everything on the channel comes from the server, which names who said what.
+function onServerMessage(message) {
+  if (message?.type === 'ready') {
+    // Our channel is open on both ends: from now on we hear every message.
+    chatReady = true;
+    appendLine(chatLog, 'Connected to the server: chat, video and sound go through it.', 'notice');
+    sendState();
+    updateChat();
+  } else if (message?.type === 'chat') {
+    receiveMessage(message.from, message.text);
+  } else if (message?.type === 'state') {
+    showRemoteState(peerNamed(message.from.name), message);
+  } else if (message?.type === 'slots') {
+    showSlots(message.slots);
+  } else if (message?.type === 'error') {
+    appendLine(chatLog, `The server says: ${message.message}`, 'error');
+  }
+}
+
+// {mid, id, name} for each slot in use: the transceiver with that mid carries that member's video
+// or sound.
+function showSlots(slots) {
+  slotOwners = new Map();
+  for (const {mid, id, name} of slots) {
+    const peer = peerNamed(name) ?? addPeer({id, name}); // a slot may come before peer-joined
+    slotOwners.set(mid, peer);
+    const {track} = connection.getTransceivers().find((t) => t.mid === mid).receiver;
+    if (!peer.stream.getTracks().includes(track)) {
+      showRemoteTrack(peer, track);
+    }
+  }
+  updateCounts();
+  showKeyStatus();
+}
+
+function peerNamed(name) {
+  return [...peers.values()].find((peer) => peer.name === name); // names are unique in a room
+}
+
+// `from` is {id, name}, as the server stamped it.
+function receiveMessage(from, text) {
+  appendLine(chatLog, `${from.name}: ${text}`, 'received');
+}
+
+// One send, whatever the size of the room: the server does the fan-out.
+function sendMessage() {
+  const text = messageToSend(messageInput, chatLog);
+  if (!text || !chatReady || channel?.readyState !== 'open') {
+    return;
+  }
+  channel.send(JSON.stringify({type: 'chat', text}));
+  appendLine(chatLog, `You: ${text}`, 'sent');
+  messageInput.value = '';
+}
+
+function onPeerLeft({id}) {
+  const peer = peers.get(id);
+  if (peer) {
+    appendLine(peer.log, `${peer.name} left.`, 'notice');
+    removePeer(peer);
+  }
+}
+
+function removePeer(peer) {
+  peer.video.srcObject = null;
+  peers.delete(peer.id);
+  peer.tile.remove();
+  updateCounts();
+}
+
+function leave() {
+  connection?.close(); // and its channel
+  connection = null;
+  joinedRoom = null;
+  showBadge(serverState, 'none');
+  peers.forEach(removePeer);
+  stopLocalMedia();
+  signaling.leave(); // the others get peer-left, and the server closes its side
+}
+
+function updateChat() {
+  const open = chatReady && channel?.readyState === 'open';
+  messageInput.disabled = !open;
+  sendButton.disabled = !open;
+}
+
+// The lesson in numbers: one connection here, n in the room, against n-1 and n(n-1)/2 in a mesh.
+function updateCounts() {
+  connectionCount.textContent = connection ? 1 : 0;
+  videoCount.textContent = [...peers.values()]
+    .filter((peer) => peer.stream.getVideoTracks().length > 0).length;
+  const people = peers.size + 1;
+  summary.textContent = connection ?
+    `${people} in the room: 1 connection per person, to the server, which gets your camera once. ` +
+      `A mesh would need ${people - 1} per person, and send your camera ${times(people - 1)}.` :
+    'Join a room to see what it costs.';
+  updateChat();
+}
+
+// A slot's track, once the server has said whose it is.
+function showRemoteTrack(peer, track) {
+  peer.stream.addTrack(track);
+  // Setting srcObject again makes the element take up a track added after it started playing.
+  peer.video.srcObject = peer.stream;
+  playRemote(peer);
+}
+
+// Remote videos have sound, so the autoplay policy applies. Browsers let them play because the
+// user clicked Join on this page; should one refuse, we play muted and offer a button to unmute.
+function playRemote(peer) {
+  peer.video.play().catch((error) => {
+    if (error.name === 'NotAllowedError') {
+      peer.video.muted = true;
+      peer.tile.querySelector('.unmute').hidden = false;
+      peer.video.play();
+    } // else AbortError: a newer srcObject replaced this one and plays instead
+  });
+}
+
+function showRemoteState(peer, state) {
+  const camera = state?.camera === true; // anything else is off
+  peer.tile.dataset.camera = camera ? 'on' : 'off';
+  peer.status.textContent = describeState({mic: state?.mic === true, camera});
+}
+
+function localState() {
+  const on = (kind) => localStream.getTracks().some((t) => t.kind === kind && t.enabled);
+  return {mic: on('audio'), camera: on('video')};
+}
+
+async function toggle(kind) {
+  const track = localStream.getTracks().find((t) => t.kind === kind);
+  if (track) {
+    // Off keeps the track on the connection: it sends black frames (or silence) instead, so
+    // back on is instant and needs no renegotiation.
+    track.enabled = !track.enabled;
+  } else {
+    // Our one offer is made and nothing is renegotiated, so no track can be added now.
+    mediaError.textContent = `No ${kind === 'video' ? 'camera' : 'microphone'} was opened when ` +
+      'you joined: leave, allow it (and tick "Camera on when I join"), then join again.';
+  }
+  showLocalMedia(localStream);
+  sendState();
+}
+
+// The server passes {mic, camera} on to the others, with our name: their tiles say "muted".
+function sendState() {
+  if (chatReady && channel?.readyState === 'open') {
+    channel.send(JSON.stringify({type: 'state', ...localState()}));
+  }
+}
+
+function times(count) {
+  return count === 1 ? 'once' : `${count} times`;
+}
+
+function stopLocalMedia() {
+  // Stopping the tracks releases the camera and microphone: the camera's light goes off.
+  localStream.getTracks().forEach((track) => track.stop());
+  localStream = new MediaStream();
+  localName.textContent = 'You';
+  showLocalMedia(null);
+}
+
+// --- End-to-end encryption ------------------------------------------------------------------------
+
+// #key=... in the page's address: the fragment stays in the browser, and no request carries it.
+function passphraseFromLink() {
+  return new URLSearchParams(location.hash.slice(1)).get('key');
+}
+
+// The passphrase typed, or a random one for a new room; its key goes to the worker, and the link
+// to share (with the room and the passphrase) is shown. A changed passphrase re-keys the page.
+async function useKey(room) {
+  const passphrase = passphraseInput.value || randomPassphrase();
+  passphraseInput.value = passphrase;
+  cryptoWorker.postMessage({type: 'key', key: await roomKey(passphrase, room)});
+  const link = new URL(location.href);
+  link.search = new URLSearchParams({room}).toString();
+  link.hash = new URLSearchParams({key: passphrase}).toString();
+  history.replaceState(null, '', link);
+  shareLink.href = link.href;
+  shareLink.textContent = link.href;
+}
+
+// 128 random bits, URL-safe: nobody guesses it.
+function randomPassphrase() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+// The passphrase becomes the room's key: PBKDF2 with the room's name as salt (the same passphrase
+// gives another key in another room), slow on purpose against guessing. The key cannot be
+// exported: the page can use it and hand it to its worker, never read or send it.
+async function roomKey(passphrase, room) {
+  const text = new TextEncoder();
+  const material = await crypto.subtle.importKey(
+      'raw', text.encode(passphrase), 'PBKDF2', false, ['deriveBits']);
+  const bits = await crypto.subtle.deriveBits(
+      {name: 'PBKDF2', hash: 'SHA-256', salt: text.encode(`step15 ${room}`),
+        iterations: PBKDF2_ITERATIONS},
+      material, 256);
+  return crypto.subtle.importKey('raw', bits, 'HKDF', false, ['deriveKey']);
+}
+
+// Our frames are encrypted in the worker, between the encoder and the network.
+function encryptFrames(sender, kind) {
+  sender.transform = new RTCRtpScriptTransform(cryptoWorker, {operation: 'encrypt', kind});
+}
+
+// Theirs are decrypted in the worker, between the network and the decoder; the worker reports
+// under receiverId when that receiver starts or stops decrypting.
+function decryptFrames(transceiver) {
+  const receiverId = nextReceiverId++;
+  receivers.set(receiverId, transceiver);
+  const kind = transceiver.receiver.track.kind;
+  transceiver.receiver.transform =
+    new RTCRtpScriptTransform(cryptoWorker, {operation: 'decrypt', kind, receiverId});
+}
+
+function onDecryption({receiverId, ok}) {
+  const transceiver = receivers.get(receiverId);
+  if (transceiver) {
+    decrypting.set(transceiver, ok);
+    showKeyStatus();
+  }
+}
+
+// A tile whose frames do not decrypt says so, and shows no picture: those frames are dropped.
+function showKeyStatus() {
+  const failing = new Set();
+  for (const [transceiver, ok] of decrypting) {
+    const peer = slotOwners.get(transceiver.mid);
+    if (peer && !ok) {
+      failing.add(peer);
+    }
+  }
+  peers.forEach((peer) => {
+    peer.tile.dataset.key = failing.has(peer) ? 'unknown' : 'ok';
+    peer.keyStatus.textContent = failing.has(peer) ? CANNOT_DECRYPT : '';
+  });
+}
