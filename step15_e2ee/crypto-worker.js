@@ -14,19 +14,26 @@
 // are authenticated all the same (AES-GCM's additional data), so nobody can change them unseen.
 // The key id and counter follow SFrame (RFC 9605) in spirit: each page encrypts with a key of its
 // own, derived from the room's key and a random key id, and numbers its frames, so the IV (the
-// counter) never repeats for a key.
+// counter) never repeats for a key. The keys:
+//
+//   room key (from the page: PBKDF2 of the passphrase, the same in every page of the room)
+//     -> HKDF with a key id -> a frame key: this page's own, for its frames; the others derive
+//        the same one from the key id each frame carries.
 
 const CLEAR_BYTES = {key: 10, delta: 3, audio: 1};
 const HEADER_BYTES = 16;
+const TAG_BYTES = 16;
 const OVERLAP_MS = 5000; // how long frames under the previous room key still decrypt
+const KEY_IDS_KEPT = 64; // frame keys cached per room key: made-up key ids cannot fill memory
 
-let roomKey = null; // {base: HKDF CryptoKey, keyId, sendKey, counter}
+let currentKey = null; // {base: the room key, keyId, sendKey: our frame key, counter}
 let previousKey = null; // the one before the last re-key, for OVERLAP_MS
-const receiveKeys = new Map(); // base key -> Map(key id hex -> AES-GCM CryptoKey promise)
+const receiveKeys = new Map(); // room key -> Map(key id hex -> frame key promise)
+let keyChanges = Promise.resolve(); // one after the other: the last key given wins
 
-onmessage = async ({data}) => {
+onmessage = ({data}) => {
   if (data.type === 'key') {
-    await setRoomKey(data.key);
+    keyChanges = keyChanges.then(() => setRoomKey(data.key));
   }
 };
 
@@ -35,12 +42,16 @@ onmessage = async ({data}) => {
 async function setRoomKey(base) {
   const keyId = crypto.getRandomValues(new Uint8Array(8));
   const sendKey = await frameKey(base, keyId);
-  if (roomKey) {
-    previousKey = roomKey;
-    const replaced = roomKey;
-    setTimeout(() => previousKey === replaced && (previousKey = null), OVERLAP_MS);
+  if (currentKey) {
+    const replaced = (previousKey = currentKey);
+    setTimeout(() => {
+      if (previousKey === replaced) {
+        previousKey = null;
+        receiveKeys.delete(replaced.base);
+      }
+    }, OVERLAP_MS);
   }
-  roomKey = {base, keyId, sendKey, counter: 0n};
+  currentKey = {base, keyId, sendKey, counter: 0n};
 }
 
 // Each key id gets its own AES-GCM key from the room's: HKDF, the key id as salt.
@@ -50,7 +61,8 @@ function frameKey(base, keyId) {
       base, {name: 'AES-GCM', length: 128}, false, ['encrypt', 'decrypt']);
 }
 
-// RTCRtpScriptTransform: one per sender and per receiver, all in this worker.
+// RTCRtpScriptTransform: one per sender and per receiver, all in this worker. `options` is what
+// main.js gave as the second argument of new RTCRtpScriptTransform(worker, options).
 onrtctransform = ({transformer}) => {
   const {operation, kind, receiverId} = transformer.options;
   const step = operation === 'encrypt' ?
@@ -65,18 +77,23 @@ onrtctransform = ({transformer}) => {
       .pipeTo(transformer.writable);
 };
 
-function clearBytes(frame, kind) {
-  return kind === 'audio' ? CLEAR_BYTES.audio : CLEAR_BYTES[frame.type] ?? CLEAR_BYTES.delta;
+// A video frame's type is 'key' or 'delta' (set by the encoder, or by the receiving browser from
+// the clear first byte); an audio frame has none. A frame shorter than that keeps all its bytes
+// clear, which both sides agree on: the sender by its length, the receiver by its length less
+// the header and tag.
+function clearBytes(frame, kind, length) {
+  const wanted = kind === 'audio' ? CLEAR_BYTES.audio : CLEAR_BYTES[frame.type] ?? CLEAR_BYTES.delta;
+  return Math.min(wanted, length);
 }
 
 async function encrypt(frame, kind) {
-  if (!roomKey) {
+  if (!currentKey) {
     return false; // no key yet: send nothing rather than clear frames
   }
-  const key = roomKey;
+  const key = currentKey;
   const counter = key.counter++; // taken before any await: no two frames share it
   const data = new Uint8Array(frame.data);
-  const clear = Math.min(clearBytes(frame, kind), data.length);
+  const clear = clearBytes(frame, kind, data.length);
   const header = new Uint8Array(clear + HEADER_BYTES);
   header.set(data.subarray(0, clear));
   header.set(key.keyId, clear);
@@ -100,8 +117,8 @@ function iv(counter) {
 
 async function decrypt(frame, kind, receiverId, transformer) {
   const data = new Uint8Array(frame.data);
-  const clear = clearBytes(frame, kind);
-  const ok = data.length > clear + HEADER_BYTES && await openFrame(frame, data, clear);
+  const clear = clearBytes(frame, kind, data.length - HEADER_BYTES - TAG_BYTES);
+  const ok = clear >= 0 && await openFrame(frame, data, clear);
   report(receiverId, ok, transformer);
   return ok;
 }
@@ -112,7 +129,7 @@ async function openFrame(frame, data, clear) {
   const header = data.subarray(0, clear + HEADER_BYTES);
   const keyId = data.subarray(clear, clear + 8);
   const counter = new DataView(data.buffer, data.byteOffset).getBigUint64(clear + 8);
-  for (const key of [roomKey, previousKey]) {
+  for (const key of [currentKey, previousKey]) {
     if (!key) {
       continue;
     }
@@ -139,6 +156,9 @@ function receiveKey(base, keyId) {
   const keys = receiveKeys.get(base);
   const hex = Array.from(keyId, (byte) => byte.toString(16).padStart(2, '0')).join('');
   if (!keys.has(hex)) {
+    if (keys.size >= KEY_IDS_KEPT) {
+      keys.delete(keys.keys().next().value); // the oldest
+    }
     keys.set(hex, frameKey(base, keyId.slice()));
   }
   return keys.get(hex);

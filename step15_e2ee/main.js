@@ -38,8 +38,8 @@ const keyForm = document.querySelector('#key-form');
 const passphraseInput = document.querySelector('#passphrase');
 const shareLink = document.querySelector('#share-link');
 
-// PBKDF2 makes each guess of a passphrase cost this many hashes.
-const PBKDF2_ITERATIONS = 200000;
+// PBKDF2 makes each guess of a passphrase cost this many hashes (OWASP's advice for SHA-256).
+const PBKDF2_ITERATIONS = 600000;
 const CANNOT_DECRYPT = 'cannot decrypt: different key?';
 
 const signaling = new Signaling();
@@ -61,12 +61,14 @@ const receivers = new Map(); // the id given to a receiving transform -> its tra
 const decrypting = new Map(); // receiving transceiver -> whether its frames decrypt
 let slotOwners = new Map(); // mid -> the peer whose media that transceiver brings (showSlots)
 let nextReceiverId = 0;
+let keyChanges = Promise.resolve(); // one after the other: the last passphrase given wins
 
 passphraseInput.value = passphraseFromLink() ?? '';
 keyForm.onsubmit = (event) => {
   event.preventDefault();
   if (joinedRoom) {
-    useKey(joinedRoom).catch((error) => appendLine(chatLog, error.message, 'error'));
+    keyChanges = keyChanges.then(() => useKey(joinedRoom))
+        .catch((error) => appendLine(chatLog, error.message, 'error'));
   }
 };
 
