@@ -28,12 +28,13 @@ ATTEMPTS = 3
 ALL_VIDEOS_PLAY = "[...document.querySelectorAll('video')].every((v) => v.videoWidth > 0)"
 
 
-def user(browser, url, name, **context_options):
-    """One more person: a fresh browser context that opens the page and joins room demo."""
+def user(browser, url, name, address="/?room=demo", **context_options):
+    """One more person: a fresh browser context that opens the page (room demo unless `address`
+    says otherwise) and joins."""
     context = browser.new_context(**({"viewport": VIEWPORT} | context_options))
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
-    page.goto(f"{url}/?room=demo")
+    page.goto(url + address)
     expect(page.locator("#signaling-state")).to_have_text("connected")
     page.fill("#name", name)
     page.click("#join")
@@ -283,21 +284,8 @@ def step11(browser, url):
 def step15(browser, url):
     """Ann and Bob share the link's passphrase; Cat typed another: she sees nobody, and nobody
     sees her."""
-    pages = []
-    for name, passphrase in (
-        ("Ann", "otters-hold-hands"),
-        ("Bob", "otters-hold-hands"),
-        ("Cat", "guess"),
-    ):
-        context = browser.new_context(viewport=VIEWPORT)
-        context.set_default_timeout(TIMEOUT_MS)
-        page = context.new_page()
-        page.goto(f"{url}/?room=demo#key={passphrase}")
-        expect(page.locator("#signaling-state")).to_have_text("connected")
-        page.fill("#name", name)
-        page.click("#join")
-        pages.append(page)
-    ann, _, cat = pages
+    keys = (("Ann", "otters-hold-hands"), ("Bob", "otters-hold-hands"), ("Cat", "guess"))
+    ann, _, cat = [user(browser, url, name, f"/?room=demo#key={key}") for name, key in keys]
     expect(ann.locator(".remote-tile .tile-key")).to_have_text(
         ["", "cannot decrypt: different key?"]
     )

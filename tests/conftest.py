@@ -225,7 +225,8 @@ COUNT_PEER_CONNECTIONS = """
 
 
 # What the media tests read from a page, from getStats() of the tracks a remote tile plays,
-# whichever connection carries them: `framesDecodedFrom(name)`, `audioPacketsFrom(name)`. It also
+# whichever connection carries them: `framesDecodedFrom(name)`, `audioPacketsFrom(name)`,
+# `videoPacketsFrom(name)`, `audioEnergyFrom(name)` (inbound-rtp totalAudioEnergy). It also
 # records every data channel the page creates, in `createdChannels`. Injected by the tests, so no
 # test hook lives in a lesson's main.js. Needs COUNT_PEER_CONNECTIONS.
 MEDIA_PROBES = """
@@ -251,6 +252,9 @@ MEDIA_PROBES = """
   };
   window.framesDecodedFrom = (name) => received(name, 'video', 'framesDecoded');
   window.audioPacketsFrom = (name) => received(name, 'audio', 'packetsReceived');
+  // Packets arrive whether or not they can be decoded; sound adds energy only once decoded.
+  window.videoPacketsFrom = (name) => received(name, 'video', 'packetsReceived');
+  window.audioEnergyFrom = (name) => received(name, 'audio', 'totalAudioEnergy');
   window.createdChannels = [];
   const create = RTCPeerConnection.prototype.createDataChannel;
   RTCPeerConnection.prototype.createDataChannel = function (...args) {

@@ -10,7 +10,9 @@ getUserMedia() gave, to check that each one has ended after the call.
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import wait_until
 from tests.signaling_client import Member
+from tests.test_step3_user_list import HOLD_SIGNALS
 
 pytestmark = pytest.mark.browser
 
@@ -19,9 +21,7 @@ pytestmark = pytest.mark.browser
 CONNECT_TIMEOUT = 20_000
 
 # Test instrumentation, run in every page before its own scripts: `mediaRequests` and
-# `localTracks` (getUserMedia), `createdConnections` (closed ones included). `holdSignals()`
-# holds back the page's outgoing signals until `openSignalGate()` (a slow signaling path), so that
-# two pages' invites really cross.
+# `localTracks` (getUserMedia), and `connectionsMade` (closed ones included).
 PROBE_CALLS = """
 (() => {
   window.mediaRequests = 0;
@@ -33,23 +33,13 @@ PROBE_CALLS = """
     window.localTracks.push(...stream.getTracks());
     return stream;
   };
-  window.createdConnections = 0;
+  window.connectionsMade = 0;
   const Counted = window.RTCPeerConnection;
   window.RTCPeerConnection = class extends Counted {
     constructor(...args) {
       super(...args);
-      window.createdConnections += 1;
+      window.connectionsMade += 1;
     }
-  };
-  window.holdSignals = () => {
-    let openGate;
-    const gate = new Promise((resolve) => (openGate = resolve));
-    window.openSignalGate = openGate;
-    const send = Signaling.prototype.send;
-    Signaling.prototype.send = async function (...args) {
-      await gate;
-      return send.apply(this, args);
-    };
   };
 })();
 """
@@ -59,16 +49,6 @@ REFUSE_MEDIA = """
 navigator.mediaDevices.getUserMedia = () =>
   Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
 """
-
-# getStats() answers with a promise, but a wait_for_function predicate must answer at once: each
-# poll starts a new reading and answers with the latest one finished.
-RISING = """(() => {
-  let latest = null;
-  return ([name, before]) => {
-    framesDecodedFrom(name).then((value) => { latest = value; });
-    return latest !== null && latest > before;
-  };
-})()"""
 
 
 @pytest.fixture
@@ -116,7 +96,7 @@ def dial(page, name):
 
 def nothing_connected(*pages):
     for page in pages:
-        assert page.evaluate("[mediaRequests, createdConnections]") == [0, 0]
+        assert page.evaluate("[mediaRequests, connectionsMade]") == [0, 0]
 
 
 def expect_ringing(caller, callee, caller_name, callee_name):
@@ -138,7 +118,7 @@ def expect_video_from(page, name):
         timeout=CONNECT_TIMEOUT,
     )
     before = page.evaluate("name => framesDecodedFrom(name)", name)
-    page.wait_for_function(RISING, arg=[name, before], polling=100)
+    wait_until(page, "async ([n, before]) => (await framesDecodedFrom(n)) > before", [name, before])
 
 
 def expect_in_call(page, other):
@@ -276,9 +256,10 @@ def test_a_refused_camera_still_lets_the_call_go_on_one_way(join):
 
 
 def expect_crossing_calls_settle(ann, bob):
-    """Ann and Bob call each other at once: both invites are out before either arrives."""
+    """Ann and Bob call each other at once: both invites are out before either arrives (step 3's
+    HOLD_SIGNALS holds each page's signals until its gate opens)."""
     for page in (ann, bob):
-        page.evaluate("holdSignals()")
+        page.evaluate(HOLD_SIGNALS)
     dial(ann, "Bob")
     dial(bob, "Ann")
     expect(status(ann)).to_have_text("Calling Bob…")
@@ -289,7 +270,7 @@ def expect_crossing_calls_settle(ann, bob):
     expect_in_call(ann, "Bob")
     expect_in_call(bob, "Ann")
     for page in (ann, bob):
-        assert page.evaluate("createdConnections") == 1
+        assert page.evaluate("connectionsMade") == 1
 
 
 def test_two_people_calling_each_other_at_once_get_one_call(join):

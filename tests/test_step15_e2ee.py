@@ -20,32 +20,6 @@ PASSPHRASE = "otters-hold-hands-9"
 CANNOT_DECRYPT = "cannot decrypt: different key?"
 CONNECT_TIMEOUT = 20_000
 
-# What the tests read from a page besides framesDecodedFrom(name) (tests/conftest.py): the sound
-# decoded from `name` (inbound-rtp totalAudioEnergy: silence and dropped frames add nothing) and
-# the video packets that reached the page from them, decrypted or not.
-PROBES = """
-(() => {
-  const inbound = async (name, kind, field) => {
-    const tile = [...document.querySelectorAll('.remote-tile')]
-      .find((t) => t.dataset.peerName === name);
-    const track = tile?.querySelector('video').srcObject?.getTracks().find((t) => t.kind === kind);
-    const pc = openPeerConnections()[0];
-    if (!track || !pc) {
-      return 0;
-    }
-    let total = 0;
-    (await pc.getStats(track)).forEach((report) => {
-      if (report.type === 'inbound-rtp') {
-        total += report[field] ?? 0;
-      }
-    });
-    return total;
-  };
-  window.audioEnergyFrom = (name) => inbound(name, 'audio', 'totalAudioEnergy');
-  window.videoPacketsFrom = (name) => inbound(name, 'video', 'packetsReceived');
-})();
-"""
-
 # A member whose page does not encrypt: setting a sender's transform does nothing.
 NO_ENCRYPTION = """
 Object.defineProperty(RTCRtpSender.prototype, 'transform', {set() {}, get() { return null; }});
@@ -66,7 +40,7 @@ def user(step15, room, new_page):
         page = new_page(
             f"{server.url}/?room={room}#key={passphrase}",
             in_browser=in_browser,
-            init_script=PROBES + init_script,
+            init_script=init_script or None,
         )
         expect(page.locator("#signaling-state")).to_have_text("connected")
         expect(page.locator("#passphrase")).to_have_value(passphrase)
@@ -173,7 +147,7 @@ def test_the_server_forwards_frames_that_only_the_pages_can_decode(
 
 
 def test_the_passphrase_never_leaves_the_page(step15, room, new_page):
-    page = new_page("about:blank", init_script=PROBES)
+    page = new_page("about:blank")
     sent = []
     page.on("request", lambda request: sent.append(f"{request.url} {request.post_data or ''}"))
     page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(str(payload))))
