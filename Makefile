@@ -14,18 +14,21 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+# npm is needed only by the benchmarks (their Node reference server) and, where it is at hand, by
+# tests/test_vendor.py, which compares the pinned socket.io client with the npm package.
 JS_STAMP := node_modules/.package-lock.json
+JS_IF_NPM := $(if $(shell command -v npm 2>/dev/null),$(JS_STAMP))
 BROWSER_STAMP := $(VENV)/.browsers
 
 .PHONY: run test work check exercises lint format clean install browser turn peer bench
 
-run: $(RUN_STAMP) $(JS_STAMP)
+run: $(RUN_STAMP)
 	@STEP='$(STEP)' PORT='$(PORT)' HOST='$(HOST)' $(PY) -m common.run
 
 # Every test, in Chromium and Firefox; STEP=N make test: only step N's (tests/test_stepN_*.py);
 # BROWSERS=chromium (or firefox) make test: one browser. Tests run on one pytest-xdist worker per
 # core, at most 4 (tests/conftest.py); PYTEST_ARGS=-n0 runs them one after the other.
-test: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
+test: $(DEV_STAMP) $(JS_IF_NPM) $(BROWSER_STAMP)
 	$(PY) -m pytest -n auto $(if $(STEP_GIVEN),$(or $(wildcard tests/test_step$(STEP)_*.py),$(error No tests for STEP=$(STEP): the steps are $(strip $(STEP_NUMBERS))))) $(PYTEST_ARGS)
 
 # Type along (common/work.py): STEP=N make work makes work/<step folder>/ to type step N into,
@@ -33,12 +36,12 @@ test: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
 work: $(RUN_STAMP)
 	@$(PY) -m common.work --step '$(STEP)'
 
-check: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
+check: $(DEV_STAMP) $(BROWSER_STAMP)
 	@$(PY) -m tests.learner '$(STEP)' $(ARGS)
 
 # Proves every exercise (CI runs it): make check fails on each starting point, and passes once the
 # step's finished main.js is copied in.
-exercises: $(DEV_STAMP) $(JS_STAMP) $(BROWSER_STAMP)
+exercises: $(DEV_STAMP) $(BROWSER_STAMP)
 	$(PY) -m tests.exercises
 
 # A WebRTC peer written in Python, in a room of steps 2 to 4 or 8 (docs/python-peer.md), talking to the
@@ -68,14 +71,16 @@ format: $(DEV_STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-install: $(RUN_STAMP) $(JS_STAMP)
+install: $(RUN_STAMP)
 
 browser: $(BROWSER_STAMP)
 
 $(RUN_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version 2>&1)). Set PYTHON=python3.12 or similar."; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# A .venv whose pip does not run (made while the venv module was missing) is made again.
+	$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); } || \
+	  { rm -rf $(VENV); echo "Python's venv module is missing or broken: on Debian or Ubuntu, sudo apt-get install python3-venv (or python3.X-venv for your Python)."; exit 1; }
 	$(PY) -m pip install --quiet --disable-pip-version-check .
 	touch $@
 
@@ -84,7 +89,7 @@ $(DEV_STAMP): $(RUN_STAMP)
 	touch $@
 
 $(JS_STAMP): package.json package-lock.json
-	@command -v npm >/dev/null || { echo "npm is needed to fetch the socket.io browser client (Debian/Ubuntu: apt-get install npm)."; exit 1; }
+	@command -v npm >/dev/null || { echo "npm is needed for the benchmarks' Node reference server (Debian/Ubuntu: apt-get install npm)."; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

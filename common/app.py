@@ -4,7 +4,6 @@ socket.io client, and (from step 2 on) the signaling server.
 Plumbing only: the lesson of each step lives in its own folder.
 """
 
-import logging
 import os
 from pathlib import Path
 
@@ -16,7 +15,8 @@ from common import shared_rooms, signaling
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMON_STATIC = ROOT / "common" / "static"
-SOCKETIO_CLIENT = ROOT / "node_modules" / "socket.io-client" / "dist"
+# socket.io's browser client, a pinned release kept in the repository (its README says which).
+SOCKETIO_CLIENT = COMMON_STATIC / "vendor" / "socket.io"
 PAGE_FILES = {".html", ".js", ".css", ".svg", ".png"}
 # A 64 KiB signal, escaped and wrapped in its event, fits; a frame of megabytes is refused.
 MAX_FRAME_BYTES = 256 * 1024
@@ -25,8 +25,6 @@ MAX_FRAME_BYTES = 256 * 1024
 # per peer. Engine.IO drops a request of over 16 packets whole, offer included. The request stays
 # bounded by MAX_FRAME_BYTES, and the signals in it by the rate limit.
 Payload.max_decode_packets = 1000
-
-log = logging.getLogger("app")
 
 
 def env_number(name, default, kind=int):
@@ -162,7 +160,4 @@ def add_page_routes(app, step_dir):
 
     @app.get("/vendor/socket.io/<name>")
     def socketio_client(name):
-        if not SOCKETIO_CLIENT.is_dir():
-            log.error("socket.io client missing: run `npm ci` (make run does it for you)")
-            abort(503)
         return send_from_directory(SOCKETIO_CLIENT, name)

@@ -221,7 +221,8 @@ function onServerMessage(message) {
   } else if (message?.type === 'chat') {
     receiveMessage(message.from, message.text);
   } else if (message?.type === 'state') {
-    showRemoteState(peerNamed(message.from.name), message);
+    // A state may come before peer-joined, as a slot may: `from` is the server's {id, name}.
+    showRemoteState(peerNamed(message.from.name) ?? addPeer(message.from), message);
   } else if (message?.type === 'slots') {
     showSlots(message.slots);
   } else if (message?.type === 'recording') {

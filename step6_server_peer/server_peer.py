@@ -182,7 +182,11 @@ class ServerPeer:
     def on_track(self, guest, track):
         if track.kind in guest.published:
             return  # a second track of one kind: refused by negotiate()
-        receiver = next(t.receiver for t in guest.pc.getTransceivers() if t.receiver.track is track)
+        transceivers = guest.pc.getTransceivers()
+        receiver = next((t.receiver for t in transceivers if t.receiver.track is track), None)
+        if receiver is None:
+            log.warning("%s sent a %s track on no transceiver", guest.member.name, track.kind)
+            return
         guest.published[track.kind] = Forwarded(track, receiver)
 
     def open_slots(self, guest):
