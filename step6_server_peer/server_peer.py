@@ -39,6 +39,11 @@ from step6_server_peer.media import Forwarded, Slot
 
 log = logging.getLogger("server-peer")
 
+# What the server forwards, whatever a browser prefers: its keyframe detection and picture size
+# (forwarding.py), step 10's WebM and step 15's clear bytes all read VP8, and every browser here
+# sends VP8 and Opus. (rtx: VP8's retransmissions.)
+FORWARDED_CODECS = {"video": {"VP8", "RTX"}, "audio": {"OPUS"}}
+
 OFFER_TIMEOUT = 10  # seconds to answer an offer
 CLOSE_TIMEOUT = 10
 MESSAGE_MAX = 2000  # characters in one chat message
@@ -161,8 +166,9 @@ class ServerPeer:
         pc.on("track", lambda track: self.on_track(guest, track))
         pc.on("datachannel", lambda channel: self.on_channel(guest, channel))
         pc.on("connectionstatechange", lambda: self.on_state(guest))
+        sdp = forwarded_codecs_only(offer["sdp"])
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+            await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
         except Exception as err:
             raise SignalingError("invalid", f"the offer could not be used: {err}") from None
         if pc.sctp is None:
@@ -281,3 +287,46 @@ class ServerPeer:
         for track in guest.published.values():
             track.stop()
         await guest.pc.close()
+
+
+def forwarded_codecs_only(sdp):
+    """The offer with only VP8 (and its rtx) in each video section and only Opus in each audio
+    section: aiortc answers with the offerer's favourite codec it knows (H.264 if a browser puts
+    it first), so the others go before aiortc reads the offer. The answer then names VP8 and
+    Opus only, and the browser sends them. A section with neither is refused."""
+    sections = sdp.split("\r\nm=")
+    kept = [sections[0]]
+    for section in sections[1:]:
+        lines = section.split("\r\n")
+        kind, port, proto, *payloads = lines[0].split(" ")
+        if kind not in FORWARDED_CODECS:
+            kept.append(section)
+            continue
+        names, repairs = {}, {}  # payload type -> codec name; rtx payload type -> its codec's
+        for line in lines:
+            if line.startswith("a=rtpmap:"):
+                payload, _, rest = line[len("a=rtpmap:") :].partition(" ")
+                names[payload] = rest.split("/")[0].upper()
+            elif line.startswith("a=fmtp:") and " apt=" in line:
+                repairs[payload_of(line)] = line.split(" apt=")[1].split(";")[0]
+        keep = [p for p in payloads if names.get(p) in FORWARDED_CODECS[kind] - {"RTX"}]
+        keep += [p for p in payloads if names.get(p) == "RTX" and repairs.get(p) in keep]
+        if not keep:
+            wanted = "VP8 video" if kind == "video" else "Opus audio"
+            raise SignalingError(
+                "invalid", f"this server forwards {wanted} only, and the offer has none"
+            )
+        dropped = set(payloads) - set(keep)
+        lines = [" ".join([kind, port, proto, *keep])] + [
+            line for line in lines[1:] if payload_of(line) not in dropped
+        ]
+        kept.append("\r\n".join(lines))
+    return "\r\nm=".join(kept)
+
+
+def payload_of(line):
+    """The payload type an a=rtpmap, a=fmtp or a=rtcp-fb line is about, or None."""
+    for prefix in ("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"):
+        if line.startswith(prefix):
+            return line[len(prefix) :].split(" ")[0]
+    return None

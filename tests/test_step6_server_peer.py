@@ -11,7 +11,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
 from playwright.sync_api import expect
 
 from step6_server_peer import server as step6_server
@@ -310,14 +310,18 @@ def test_the_server_stamps_names_and_hostile_text_stays_text(step6, room, new_pa
         assert page.evaluate("typeof window.pwned") == "undefined"
 
 
-def aiortc_offer(with_channel=True):
-    """A real SDP offer, made by aiortc, with or without a data channel."""
+def aiortc_offer(with_channel=True, video_codec=None):
+    """A real SDP offer, made by aiortc, with or without a data channel, with every video codec
+    aiortc has or only `video_codec` ("video/H264")."""
 
     async def make():
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         if with_channel:
             pc.createDataChannel("chat")
-        pc.addTransceiver("video", direction="recvonly")
+        video = pc.addTransceiver("video", direction="recvonly")
+        if video_codec:
+            codecs = RTCRtpSender.getCapabilities("video").codecs
+            video.setCodecPreferences([c for c in codecs if c.mimeType == video_codec])
         await pc.setLocalDescription(await pc.createOffer())
         description = {"type": "offer", "sdp": pc.localDescription.sdp}
         await pc.close()
@@ -353,6 +357,7 @@ def test_offers_are_checked_and_answered_in_the_contract_style(start_server, roo
             ({"description": {"type": "offer", "sdp": ""}},),
             ({"description": {"type": "offer", "sdp": "not sdp at all"}},),
             ({"description": aiortc_offer(with_channel=False)},),
+            ({"description": aiortc_offer(video_codec="video/H264")},),  # VP8 only is forwarded
             ({"description": aiortc_offer()}, {"x": 1}),
         ]
         for args in bad_payloads:
@@ -436,6 +441,44 @@ def test_overlong_and_blank_messages_are_refused_in_the_page_as_in_the_other_ste
     chat(ann, "y" * 2000)
     expect(bob.locator("#log li.received")).to_have_text(["Ann: " + "y" * 2000])
     expect(ann.locator("#log li.sent")).to_have_text(["You: " + "y" * 2000])
+
+
+# A browser that prefers another video codec (Safari puts H.264 first): VP8 goes last in the
+# preferences of every video transceiver the page adds.
+VP8_LAST = """
+(() => {
+  const addTransceiver = RTCPeerConnection.prototype.addTransceiver;
+  RTCPeerConnection.prototype.addTransceiver = function (...args) {
+    const transceiver = addTransceiver.apply(this, args);
+    if (transceiver.receiver.track.kind === 'video') {
+      const {codecs} = RTCRtpReceiver.getCapabilities('video');
+      const vp8 = (codec) => codec.mimeType === 'video/VP8';
+      transceiver.setCodecPreferences([...codecs.filter((c) => !vp8(c)), ...codecs.filter(vp8)]);
+    }
+    return transceiver;
+  };
+})();
+"""
+FIRST_OFFERED_VIDEO_CODEC = """() => {
+  const lines = openPeerConnections()[0].localDescription.sdp.split('\\r\\n');
+  const first = lines.find((line) => line.startsWith('m=video')).split(' ')[3];
+  return lines.find((line) => line.startsWith(`a=rtpmap:${first} `)).split(' ')[1].split('/')[0];
+}"""
+OUTGOING_VIDEO_CODEC = """async () => {
+  const stats = await openPeerConnections()[0].getStats();
+  const out = [...stats.values()].find((r) => r.type === 'outbound-rtp' && r.kind === 'video');
+  return out && stats.get(out.codecId)?.mimeType;
+}"""
+
+
+@pytest.mark.browser
+def test_a_browser_that_prefers_another_codec_still_sends_vp8(step6, room, new_page):
+    ann = open_page(new_page, step6, room, "Ann", init_script=VP8_LAST)
+    bob = open_page(new_page, step6, room, "Bob")
+    expect_video_from(bob, "Ann")
+    # Ann's offer put another codec first, and she sends VP8 all the same.
+    assert ann.evaluate(FIRST_OFFERED_VIDEO_CODEC) != "VP8"
+    assert ann.evaluate(OUTGOING_VIDEO_CODEC) == "video/VP8"
 
 
 @pytest.mark.browser
