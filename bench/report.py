@@ -280,6 +280,30 @@ def e2ee(data):
     ]
 
 
+def lobby(data):
+    rows = []
+    for key, label in (("latency_one", "one process"), ("latency_redis", "two processes, Redis")):
+        part = data[key]
+        rows.append(
+            f"| {label} | {part['n']} | {part['median']:.0f} | {part['p90']:.0f} "
+            f"| {part['max']:.0f} |"
+        )
+    burst, quiet = data["burst"], data["idle"]
+    return [
+        f"Python socket.io clients on 127.0.0.1, {measured(data['machine'])}; load "
+        f"{data['load_after']} at the end.",
+        "",
+        *table("| step 12 | joins | median ms | p90 ms | max ms |", rows),
+        "",
+        f"A burst of {burst['joins']} joins, each opening a room, over {burst['join_seconds']} s: "
+        f"the watcher got {burst['pushes']} lists ({burst['pushes_per_join']} per join). "
+        f"{quiet['watchers']} connections while nothing changed, {quiet['seconds']:.0f} s each: "
+        f"the server used {quiet['cpu_connected']:.1%} of a core with them only connected "
+        f"(socket.io's pings) and {quiet['cpu_watching']:.1%} with all of them watching the "
+        f"lobby, which sent {quiet['lists']} lists.",
+    ]
+
+
 def room_load(data):
     rows, targets = [], []
     header = "| members | step 6 | server CPU | per member | fps median / min "
@@ -342,6 +366,7 @@ def main():
         ("recording", shared.load("recording"), recording),
         ("room_load", shared.load("room_load"), room_load),
         ("e2ee", shared.load("e2ee_cost"), e2ee),
+        ("lobby", shared.load("lobby"), lobby),
     ):
         parts[name] = write(data) if data else None
     for path in PAGES:

@@ -53,10 +53,10 @@ def origin_checker(extra):
     return allow
 
 
-def create_app(step_dir, room_capacity=None, relay=None, on_depart=None):
+def create_app(step_dir, room_capacity=None, relay=None, on_depart=None, listed=None):
     """Builds the app for the step in `step_dir`; with `room_capacity`, it also runs a socket.io
     server on which `relay(socketio, rooms, on_depart)` registers the signaling events (step 2's
-    server.py).
+    server.py). `listed(room)` says which rooms a lobby lists (step 12).
 
     Returns (app, socketio); socketio is None for a step without signaling. The signaling state
     is `app.extensions["rooms"]`; the functions in `app.extensions["on_stop"]` run when the
@@ -87,6 +87,7 @@ def create_app(step_dir, room_capacity=None, relay=None, on_depart=None):
         max_rooms=env_number("MAX_ROOMS", 1000),
         signal_rate=env_number("SIGNAL_RATE", 50.0, float),
         signal_burst=env_number("SIGNAL_BURST", 400.0, float),
+        listed=listed,
     )
     if redis_url:
         rooms = shared_rooms.SharedRooms(redis_url, f"signaling:{step_dir.name}", **limits)

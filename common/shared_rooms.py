@@ -21,8 +21,9 @@ import redis
 
 from common.signaling import Member, SignalingError, TokenBucket
 
-# KEYS: the room's members (id -> JSON), the set of room names, the member count.
-# ARGV: room, id, member JSON, folded name, capacity, max rooms.
+# KEYS: the room's members (id -> JSON), the set of room names, the member count, the listed
+# rooms (a sorted set: room -> minus its size, so that the busiest come first), the version of
+# that list. ARGV: room, id, member JSON, folded name, capacity, max rooms, listed ('1' or '0').
 JOIN = """
 local size = redis.call('HLEN', KEYS[1])
 if size == 0 and redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[6]) then
@@ -40,11 +41,15 @@ end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('INCR', KEYS[3])
+if ARGV[7] == '1' then
+  redis.call('ZINCRBY', KEYS[4], -1, ARGV[1])
+  redis.call('INCR', KEYS[5])
+end
 table.insert(peers, 1, 'ok')
 return peers
 """
 
-# KEYS as for JOIN. ARGV: room, id. Returns the others still in the room, or false.
+# KEYS as for JOIN. ARGV: room, id, listed. Returns the others still in the room, or false.
 LEAVE = """
 if redis.call('HDEL', KEYS[1], ARGV[2]) == 0 then
   return false
@@ -54,14 +59,37 @@ local others = redis.call('HGETALL', KEYS[1])
 if #others == 0 then
   redis.call('SREM', KEYS[2], ARGV[1])
 end
+if ARGV[3] == '1' then
+  if #others == 0 then
+    redis.call('ZREM', KEYS[4], ARGV[1])
+  else
+    redis.call('ZINCRBY', KEYS[4], 1, ARGV[1])
+  end
+  redis.call('INCR', KEYS[5])
+end
 return others
+"""
+
+# KEYS: the listed rooms, the version. ARGV: how many rooms at most. One read of all three.
+LISTING = """
+local rooms = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+return {tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('ZCARD', KEYS[1]), rooms}
 """
 
 
 class SharedRooms:
     """Who is in which room, kept in Redis under `prefix` (one prefix per step)."""
 
-    def __init__(self, url, prefix, capacity, max_rooms=1000, signal_rate=50.0, signal_burst=400.0):
+    def __init__(
+        self,
+        url,
+        prefix,
+        capacity,
+        max_rooms=1000,
+        signal_rate=50.0,
+        signal_burst=400.0,
+        listed=None,
+    ):
         self.redis = redis.Redis.from_url(url, decode_responses=True)
         try:
             self.redis.ping()
@@ -72,13 +100,24 @@ class SharedRooms:
         self.max_rooms = max_rooms
         self.signal_rate = signal_rate
         self.signal_burst = signal_burst
+        self.listed = listed
         self.join_script = self.redis.register_script(JOIN)
         self.leave_script = self.redis.register_script(LEAVE)
+        self.listing_script = self.redis.register_script(LISTING)
         self.by_sid = {}  # this process's connections: socket.io session id -> Member
         self.lock = threading.Lock()
 
     def keys(self, room):
-        return [f"{self.prefix}:room:{room}", f"{self.prefix}:rooms", f"{self.prefix}:members"]
+        return [
+            f"{self.prefix}:room:{room}",
+            f"{self.prefix}:rooms",
+            f"{self.prefix}:members",
+            f"{self.prefix}:lobby",
+            f"{self.prefix}:lobby-version",
+        ]
+
+    def is_listed(self, room):
+        return "1" if self.listed and self.listed(room) else "0"
 
     def join(self, sid, room, name):
         with self.lock:
@@ -88,7 +127,15 @@ class SharedRooms:
             record = json.dumps({"name": name, "sid": sid, "folded": name.casefold()})
             reply = self.join_script(
                 self.keys(room),
-                [room, member_id, record, name.casefold(), self.capacity, self.max_rooms],
+                [
+                    room,
+                    member_id,
+                    record,
+                    name.casefold(),
+                    self.capacity,
+                    self.max_rooms,
+                    self.is_listed(room),
+                ],
             )
             if reply[0] == "no-room":
                 raise SignalingError(
@@ -109,7 +156,9 @@ class SharedRooms:
             member = self.by_sid.pop(sid, None)
         if member is None:
             return None, []
-        others = self.leave_script(self.keys(member.room), [member.room, member.id])
+        others = self.leave_script(
+            self.keys(member.room), [member.room, member.id, self.is_listed(member.room)]
+        )
         return member, members_of(member.room, others or [])
 
     def member(self, sid):
@@ -128,8 +177,20 @@ class SharedRooms:
         """Through Redis to the process that holds the connection, unless it is this one."""
         socketio.emit(event, message, to=member.sid, ignore_queue=member.sid in self.by_sid)
 
+    def listing(self, limit):
+        """As `signaling.Rooms.listing`, from Redis: every process's rooms."""
+        version, total, flat = self.listing_script(self.keys("")[3:], [limit])
+        return {
+            "version": version,
+            "total": total,
+            "rooms": [
+                {"room": flat[i], "members": -int(float(flat[i + 1]))}
+                for i in range(0, len(flat), 2)
+            ],
+        }
+
     def counts(self):
-        _, rooms_key, members_key = self.keys("")
+        _, rooms_key, members_key = self.keys("")[:3]
         return {
             "rooms": self.redis.scard(rooms_key),
             "members": int(self.redis.get(members_key) or 0),

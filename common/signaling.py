@@ -146,11 +146,14 @@ def payload(args):
 class Rooms:
     """Who is in which room. Thread-safe: socket.io handlers run on many threads."""
 
-    def __init__(self, capacity, max_rooms=1000, signal_rate=50.0, signal_burst=400.0):
+    def __init__(self, capacity, max_rooms=1000, signal_rate=50.0, signal_burst=400.0, listed=None):
         self.capacity = capacity
         self.max_rooms = max_rooms
         self.signal_rate = signal_rate
         self.signal_burst = signal_burst
+        # Which rooms a lobby lists (step 12): a function of the room's name, or None for none.
+        self.listed = listed
+        self.version = 0  # goes up with every change to a listed room
         self.rooms = {}  # room name -> {member id -> Member}
         self.by_sid = {}  # socket.io session id -> Member
         self.lock = threading.Lock()
@@ -178,6 +181,7 @@ class Rooms:
             )
             self.rooms.setdefault(room, {})[member.id] = member
             self.by_sid[sid] = member
+            self.count_change(room)
             return member, peers
 
     def leave(self, sid):
@@ -191,7 +195,25 @@ class Rooms:
             del members[member.id]
             if not members:
                 del self.rooms[member.room]
+            self.count_change(member.room)
             return member, list(members.values())
+
+    def count_change(self, room):
+        if self.listed and self.listed(room):
+            self.version += 1
+
+    def listing(self, limit):
+        """The listed rooms and how many are in each, busiest first (then by name), at most
+        `limit` of them: {version, total, rooms: [{room, members}, ...]}."""
+        with self.lock:
+            sizes = [(room, len(members)) for room, members in self.rooms.items()]
+            version = self.version
+        sizes = sorted((-size, room) for room, size in sizes if self.listed(room))
+        return {
+            "version": version,
+            "total": len(sizes),
+            "rooms": [{"room": room, "members": -size} for size, room in sizes[:limit]],
+        }
 
     # Lookups take no lock: one dict read is atomic, and the lock is for changes. On every
     # signal, taking it made the relaying threads queue behind whichever one held it.

@@ -281,6 +281,23 @@ def step11(browser, url):
     return ann
 
 
+def step12(browser, url):
+    """Three in chess, one in go; Eve makes a private room: her lobby lists the two public rooms,
+    and her page shows the private room's link."""
+    for name, room in (("Ann", "chess"), ("Bob", "chess"), ("Cat", "chess"), ("Dan", "go")):
+        expect(user(browser, url, name, f"/?room={room}").locator("#me")).to_contain_text(name)
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(TIMEOUT_MS)
+    eve = context.new_page()
+    eve.goto(url + "/")
+    expect(eve.locator("#signaling-state")).to_have_text("connected")
+    eve.fill("#name", "Eve")
+    eve.click("#new-private")
+    expect(eve.locator("#me")).to_have_text("Eve (you)")
+    expect(eve.locator("#rooms .room-count")).to_have_text(["3 of 8", "1 of 8"])
+    return eve
+
+
 def step15(browser, url):
     """Ann and Bob share the link's passphrase; Cat typed another: she sees nobody, and nobody
     sees her."""
@@ -314,6 +331,7 @@ SHOTS = [
     ("step10", 10, step10),
     ("step11-ringing", 11, step11_ringing),
     ("step11", 11, step11),
+    ("step12", 12, step12),
     ("step15", 15, step15),
 ]
 

@@ -161,19 +161,30 @@ def start_server(tmp_path_factory):
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def shared_step4(tmp_path_factory):
-    """Two step 4 server processes sharing their rooms through a Redis of their own (REDIS_URL)."""
+def shared_processes(tmp_path_factory, step):
+    """Two server processes of `step` sharing their rooms through a Redis of their own."""
     try:
         redis = redis_server.RedisServer()
     except FileNotFoundError:
         missing(redis_server.HOW_TO_GET_ONE)
     logs = tmp_path_factory.mktemp("shared-logs")
-    processes = [Server(4, logs, REDIS_URL=redis.url) for _ in range(2)]
+    processes = [Server(step, logs, REDIS_URL=redis.url) for _ in range(2)]
     yield processes
     for process in processes:
         process.stop()
     redis.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_step4(tmp_path_factory):
+    """Two step 4 server processes sharing their rooms through a Redis of their own (REDIS_URL)."""
+    yield from shared_processes(tmp_path_factory, 4)
+
+
+@pytest.fixture(scope="session")
+def shared_step12(tmp_path_factory):
+    """Two step 12 server processes sharing their rooms, and so their lobby, through Redis."""
+    yield from shared_processes(tmp_path_factory, 12)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
-STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15]
+STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15]
 # The steps whose page is a video call once two have joined.
 VIDEO_STEPS = {5, 6, 9, 10, 15}
 # The controls a learner must reach on each step's page, before and after joining.
@@ -34,6 +34,7 @@ CONTROLS = {
         "#message",
     ],
     11: ["#name", "#room", "#join", "#leave"],
+    12: ["#name", "#room", "#join", "#new-private", "#leave", "#message", "#send"],
     15: ["#name", "#room", "#join", "#leave", "#passphrase", "#use-key", "#message"],
 }
 # And once two people are in the room.
@@ -41,6 +42,7 @@ JOINED_CONTROLS = {
     3: ["#users li button", ".chat:not([hidden]) .message", ".chat:not([hidden]) .send"],
     7: ["#candidates tbody tr:first-child"],
     11: ["#users li .call-button", "#hang-up", "#local-video", "#remote-tile video"],
+    12: ["#rooms li .join-room", "#invite-link", "#copy-link"],
 }
 OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
 

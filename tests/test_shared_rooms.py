@@ -5,6 +5,8 @@ across the two processes (the "shared" cases of test_signaling_contract.py)."""
 import pytest
 from playwright.sync_api import expect
 
+from common.shared_rooms import SharedRooms
+from common.signaling import Rooms
 from tests.signaling_client import Member
 from tests.test_step4_group_chat import chat, expect_mesh, expect_received
 
@@ -55,3 +57,28 @@ def test_a_stopping_process_takes_its_members_out_of_the_rooms(shared_step4, own
         back.close()
     finally:
         ann.close()
+
+
+def test_a_lobby_lists_the_same_rooms_in_the_same_order_in_memory_and_in_redis(shared_step4, room):
+    """The lobby's list (step 12) is read from Redis when processes share their rooms: same rooms,
+    same order (busiest first, then by name), same total and version as one process's."""
+    listed = lambda name: not name.endswith("-hidden")  # noqa: E731
+    both = [
+        Rooms(8, listed=listed),
+        SharedRooms(shared_step4[0].env["REDIS_URL"], f"test:{room}", 8, listed=listed),
+    ]
+    sizes = {"b": 3, "a": 2, "c": 2, "d": 1, "e-hidden": 4, "f": 1}
+    for rooms in both:
+        for suffix, size in sizes.items():
+            for n in range(size):
+                rooms.join(f"{suffix}{n}", f"{room}-{suffix}", f"M{n}")
+        rooms.leave("b0")  # b: 2 members
+        rooms.leave("d0")  # d: empty, unlisted
+    memory, redis = (rooms.listing(3) for rooms in both)
+    assert memory == redis
+    assert memory["total"] == 4
+    assert memory["rooms"] == [
+        {"room": f"{room}-a", "members": 2},
+        {"room": f"{room}-b", "members": 2},
+        {"room": f"{room}-c", "members": 2},
+    ]

@@ -8,12 +8,15 @@ members connect to the two processes in turn, so most exchanges cross from one t
 a marker signal sent afterwards is the next event the target sees, nothing came before it.
 """
 
+import base64
 import json
+import re
 import threading
 from types import SimpleNamespace
 
 import pytest
 
+from step12_lobby.server import REQUEST_BURST
 from tests.signaling_client import Member
 
 OFFER = {"description": {"type": "offer", "sdp": "v=0\r\n"}}
@@ -369,3 +372,192 @@ def test_signals_over_the_rate_limit_are_refused(start_server, room):
     finally:
         ann.close()
         bob.close()
+
+
+# --- the lobby (step 12) ------------------------------------------------------------------------
+# On step 12's server alone, and as two processes sharing their rooms through Redis, where the
+# watcher and the members are on different processes.
+
+PRIVATE_ROOM = re.compile(r"private-([A-Za-z0-9_-]{22})")
+LOBBY_SERVERS = ["one", "shared"]
+
+
+@pytest.fixture(params=LOBBY_SERVERS)
+def lobby_connect(request, start_server):
+    """lobby_connect() -> a new Member of step 12's server, on each process in turn."""
+    if request.param == "shared":
+        urls = [process.url for process in request.getfixturevalue("shared_step12")]
+    else:
+        urls = [start_server(12).url]
+    members = []
+
+    def new_member():
+        members.append(Member(urls[len(members) % len(urls)]))
+        return members[-1]
+
+    yield new_member
+    for member in members:
+        member.close()
+
+
+def watch(member):
+    ack = member.call("watch-lobby")
+    assert ack["ok"] is True, ack
+    assert set(ack) == {"ok", "capacity", "version", "total", "rooms"}
+    return ack
+
+
+def next_listing(watcher, until, seen=None):
+    """The first list pushed to `watcher` for which `until(rooms)` holds, rooms being
+    {name: members}; lists pushed before it (other tests' rooms closing) are skipped, and kept
+    in `seen` if given."""
+    for _ in range(50):
+        event, listing = watcher.next_event()
+        assert event == "lobby", (event, listing)
+        if seen is not None:
+            seen.append(listing)
+        rooms = {entry["room"]: entry["members"] for entry in listing["rooms"]}
+        if until(rooms):
+            return listing
+    raise AssertionError("the list never showed the change")
+
+
+def test_the_lobby_gives_the_list_then_pushes_each_change(lobby_connect, room):
+    watcher = lobby_connect()
+    first = watch(watcher)
+    assert room not in {entry["room"] for entry in first["rooms"]}
+    assert first["capacity"] == 8
+    ann, bob = lobby_connect(), lobby_connect()
+
+    ann.join(room, "Ann")
+    one = next_listing(watcher, lambda rooms: rooms.get(room) == 1)
+    assert one["version"] > first["version"]
+    assert one["total"] >= 1
+    bob.join(room, "Bob")
+    next_listing(watcher, lambda rooms: rooms.get(room) == 2)
+    assert ann.call("leave") == {"ok": True}
+    next_listing(watcher, lambda rooms: rooms.get(room) == 1)
+    bob.close()  # a room that empties leaves the list
+    next_listing(watcher, lambda rooms: room not in rooms)
+
+
+def test_the_lobby_names_rooms_and_counts_never_members(lobby_connect, room):
+    watcher, ann = lobby_connect(), lobby_connect()
+    watch(watcher)
+    ack = ann.join(room, "Secret Sam")
+    listing = next_listing(watcher, lambda rooms: rooms.get(room) == 1)
+    for entry in listing["rooms"]:
+        assert set(entry) == {"room", "members"}
+    text = json.dumps(listing)
+    assert "Secret Sam" not in text
+    assert ack["id"] not in text
+
+
+def test_private_rooms_are_unguessable_and_never_listed(lobby_connect, room):
+    watcher, ann, bob = lobby_connect(), lobby_connect(), lobby_connect()
+    seen = [watch(watcher)]
+    names = [ann.call("private-room")["room"] for _ in range(3)]
+    assert len(set(names)) == 3
+    for name in names:
+        random_part = PRIVATE_ROOM.fullmatch(name).group(1)
+        assert len(base64.urlsafe_b64decode(random_part + "==")) * 8 >= 96
+
+    ann.join(names[0], "Ann")
+    bob.join(names[0], "Bob")  # by its link
+    assert ann.next_event() == ("peer-joined", {"id": bob.id, "name": "Bob"})
+    # A public room made after them is pushed; the private room was on no list before it.
+    lobby_connect().join(room, "Cat")
+    next_listing(watcher, lambda rooms: room in rooms, seen)
+    listed = {entry["room"] for listing in seen for entry in listing["rooms"]}
+    assert not any(PRIVATE_ROOM.fullmatch(name) for name in listed)
+
+
+def test_unwatching_stops_the_pushes(lobby_connect, room):
+    watcher, quitter, ann = lobby_connect(), lobby_connect(), lobby_connect()
+    watch(watcher)
+    watch(quitter)
+    assert quitter.call("unwatch-lobby") == {"ok": True}
+    ann.join(room, "Ann")
+    next_listing(watcher, lambda rooms: room in rooms)
+    # The watcher's copy has come, so the quitter's would have by the time it next asks.
+    assert room in {entry["room"] for entry in watch(quitter)["rooms"]}
+    assert quitter.received.empty()
+
+
+def test_lobby_requests_over_the_rate_limit_are_refused_and_rooms_in_use_go_on(
+    request, start_server, room
+):
+    server = start_server(12, LOBBY_REQUEST_RATE=0.01)
+    ann, bob, flood = Member(server.url), Member(server.url), Member(server.url)
+    request.addfinalizer(lambda: [member.close() for member in (ann, bob, flood)])
+    ann.join(room, "Ann")
+    bob.join(room, "Bob")
+    assert ann.next_event() == ("peer-joined", {"id": bob.id, "name": "Bob"})
+
+    acks = [flood.call("private-room") for _ in range(REQUEST_BURST)]
+    assert all(ack["ok"] for ack in acks)
+    for event, payload in [
+        ("private-room", None),
+        ("join", {"room": room, "name": "Flood"}),
+        ("watch-lobby", None),
+    ]:
+        assert error_code(flood.call(event, payload)) == "rate-limited"
+    assert error_code(flood.signal(ann.id, CANDIDATE)) == "not-joined"  # the join changed nothing
+
+    # The room already in use goes on: signals both ways, and the members' own lobby requests.
+    assert ann.signal(bob.id, CANDIDATE) == {"ok": True}
+    assert bob.next_event() == ("signal", {"from": ann.id, "data": CANDIDATE})
+    assert bob.signal(ann.id, OFFER) == {"ok": True}
+    assert ann.next_event() == ("signal", {"from": bob.id, "data": OFFER})
+    watch(ann)
+
+
+def test_a_quiet_lobby_pushes_nothing(own_server, room):
+    server = own_server(12)
+    watcher, ann, bob, cat = (Member(server.url) for _ in range(4))
+    try:
+        watch(watcher)
+        ann.join(room, "Ann")
+        before = next_listing(watcher, lambda rooms: room in rooms)
+        # Nothing here changes a listed room: signals in it, refused joins, a private room.
+        bob.join(room, "Bob")
+        after_bob = next_listing(watcher, lambda rooms: rooms.get(room) == 2)
+        assert after_bob["version"] == before["version"] + 1
+        assert ann.signal(bob.id, CANDIDATE) == {"ok": True}
+        assert error_code(cat.call("join", {"room": room, "name": "ann"})) == "name-taken"
+        assert error_code(cat.call("join", {"room": "no spaces", "name": "Cat"})) == "invalid"
+        cat.join(cat.call("private-room")["room"], "Cat")
+        # So the next list the watcher gets is the next change's, one version on, and none came
+        # between.
+        cat.call("leave")
+        dan = Member(server.url)
+        dan.join(room + "-next", "Dan")
+        event, listing = watcher.next_event()
+        assert event == "lobby"
+        assert listing["version"] == after_bob["version"] + 1
+        assert {entry["room"] for entry in listing["rooms"]} == {room, room + "-next"}
+        dan.close()
+    finally:
+        for member in (watcher, ann, bob, cat):
+            member.close()
+
+
+def test_the_list_is_bounded_busiest_first(own_server, room):
+    server = own_server(12, LOBBY_MAX=3)
+    sizes = {"a": 1, "b": 3, "c": 2, "d": 1, "e": 2}
+    members = []
+    try:
+        for suffix, size in sizes.items():
+            for n in range(size):
+                members.append(Member(server.url))
+                members[-1].join(f"{room}-{suffix}", f"M{n}")
+        listing = watch(Member(server.url))
+        assert listing["total"] == 5
+        assert listing["rooms"] == [
+            {"room": f"{room}-b", "members": 3},
+            {"room": f"{room}-c", "members": 2},
+            {"room": f"{room}-e", "members": 2},
+        ]
+    finally:
+        for member in members:
+            member.close()

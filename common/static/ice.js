@@ -1,6 +1,6 @@
 'use strict';
 
-// ICE plumbing shared by steps 2 to 5: the RTCConfiguration, and the timer that decides when a
+// ICE plumbing shared by steps 2 to 12: the RTCConfiguration, and the timer that decides when a
 // connection needs an ICE restart. What a restart *is* is taught in step 2 (restartIce in its
 // main.js); this only says when to call it.
 //

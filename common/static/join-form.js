@@ -1,6 +1,6 @@
 'use strict';
 
-// The join form of steps 2 to 11: the name and room fields, Join and Leave, why a join was refused,
+// The join form of steps 2 to 12: the name and room fields, Join and Leave, why a join was refused,
 // and the signaling badge. Plumbing: what joining and leaving *do* is the step's own join(room,
 // name) and leave() in its main.js, which this calls.
 //

@@ -1,6 +1,6 @@
 'use strict';
 
-// The browser side of the signaling contract (docs/signaling-contract.md), shared by steps 2 to 11.
+// The browser side of the signaling contract (docs/signaling-contract.md), shared by steps 2 to 12.
 // It is plumbing: it turns socket.io acknowledgements into promises, and it rejoins the room by
 // itself when the server comes back after a restart, so that the lesson code in main.js never has
 // to know there was an outage:
@@ -40,10 +40,16 @@ class Signaling {
     for (const event of ['connect', 'disconnect']) {
       this.socket.on(event, (...args) => this.raise(event, ...args));
     }
+    // Any other event from the server (step 12's 'lobby') goes to the page as it comes.
+    this.socket.onAny((event, ...args) => {
+      if (!['peer-joined', 'peer-left', 'signal'].includes(event)) {
+        this.raise(event, ...args);
+      }
+    });
   }
 
-  // 'peer-joined', 'peer-left', 'signal' (from the server), 'rejoined', 'rejoin-failed', and
-  // socket.io's own 'connect' and 'disconnect'.
+  // 'peer-joined', 'peer-left', 'signal' (from the server), 'rejoined', 'rejoin-failed',
+  // socket.io's own 'connect' and 'disconnect', and any other event the server sends.
   on(event, handler) {
     if (!this.handlers.has(event)) {
       this.handlers.set(event, []);

@@ -1,7 +1,7 @@
 'use strict';
 
 // A live view of what a peer connection is doing, refreshed every second from getStats() once it
-// is connected. It is a teaching aid shared by steps 2 to 11: the connection state, which candidate
+// is connected. It is a teaching aid shared by steps 2 to 12: the connection state, which candidate
 // pair ICE chose (host, srflx or relay), the round-trip time, the bytes per second, and for video
 // the frame rate and resolution.
 

@@ -1,0 +1,412 @@
+'use strict';
+
+// A group chat as a full mesh: this page holds one RTCPeerConnection, with one data channel, to
+// every other member of the room. With n people in the room that is n-1 connections here and
+// n(n-1)/2 in the whole room, and every message is sent n-1 times, once per channel.
+//
+// Before joining, the lobby: the server pushes the list of public rooms to this page whenever
+// one changes, so it is always current without asking. A private room is a name made by the
+// server that is never listed; its link is the way in.
+
+const me = document.querySelector('#me');
+const userList = document.querySelector('#users');
+const usersHint = document.querySelector('#users-hint');
+const connectionCount = document.querySelector('#connection-count');
+const channelCount = document.querySelector('#channel-count');
+const meshSummary = document.querySelector('#mesh-summary');
+const chatLog = document.querySelector('#log');
+const sendForm = document.querySelector('#send-form');
+const messageInput = document.querySelector('#message');
+const sendButton = document.querySelector('#send');
+const userTemplate = document.querySelector('#user-template');
+const statsPanels = document.querySelector('#stats');
+const joinForm = document.querySelector('#join-form');
+const roomInput = document.querySelector('#room');
+const joinError = document.querySelector('#join-error');
+const privateButton = document.querySelector('#new-private');
+const roomList = document.querySelector('#rooms');
+const lobbyHint = document.querySelector('#lobby-hint');
+const roomTemplate = document.querySelector('#room-template');
+const invite = document.querySelector('#invite');
+const inviteText = document.querySelector('#invite-text');
+const inviteLink = document.querySelector('#invite-link');
+const copyButton = document.querySelector('#copy-link');
+
+const signaling = new Signaling();
+
+// The other members of the room, by member id: {id, name, connection, channel, ...}.
+const peers = new Map();
+let iceServers = [];
+let currentRoom = null;
+// The newest list shown: {version, capacity, total, rooms: [{room, members}, ...]}.
+let lobby = null;
+
+const roomFullHint = 'In a mesh everyone connects to everyone else, so rooms are kept small.';
+setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint});
+sendForm.onsubmit = (event) => {
+  event.preventDefault();
+  sendMessage();
+};
+privateButton.onclick = createPrivateRoom;
+copyButton.onclick = copyInviteLink;
+
+signaling.on('peer-joined', onPeerJoined);
+signaling.on('peer-left', onPeerLeft);
+signaling.on('signal', onSignal);
+// After a server restart the page rejoins by itself (common/static/signaling.js). Anyone who
+// came in meanwhile is in this ack's peers, as in our first one.
+signaling.on('rejoined', onJoined);
+// On every connection (a server that restarts forgets who watched), ask for the list; then the
+// server pushes each new one.
+signaling.on('connect', watchLobby);
+signaling.on('lobby', showLobby);
+
+async function join(room, name) {
+  const ack = await signaling.join(room, name);
+  me.textContent = `${name} (you)`;
+  const alone = ack.peers.length === 0 ? ' You are the first one here; others will call you.' : '';
+  appendLine(chatLog, `You joined room ${room} as ${name}.${alone}`, 'notice');
+  currentRoom = room;
+  showInvite(room);
+  showLobby(lobby); // this room marked, and no joining another from the list
+  onJoined(ack);
+}
+
+// The ack lists the members already here, and the ICE servers to use (none on a LAN).
+function onJoined(ack) {
+  iceServers = ack.iceServers;
+  // We are the newcomer: we call every member already here. They were here before us, so we are
+  // the impolite side of each of these connections (see onDescription).
+  if (ack.peers.length > 0) {
+    const names = ack.peers.map((member) => member.name).join(', ');
+    appendLine(chatLog, `Calling the ${ack.peers.length} already here: ${names}.`, 'notice');
+  }
+  ack.peers.map((member) => addPeer(member, false)).forEach(call);
+  updateUsersHint();
+  updateCounts();
+}
+
+// Someone came in after us: we are the polite side with them, and they call us.
+function onPeerJoined(member) {
+  const peer = addPeer(member, true);
+  appendLine(peer.log, `${peer.name} joined; they are calling you.`, 'notice');
+}
+
+// A list entry; everything this page says about the peer goes to the one chat log.
+function addPeer({id, name}, polite) {
+  const item = userTemplate.content.firstElementChild.cloneNode(true);
+  const peer = {
+    id, name, polite, connection: null, channel: null,
+    makingOffer: false, ignoreOffer: false, applyingAnswer: false, // see onDescription()
+    item, badge: item.querySelector('.connection-state'), // where this page shows the peer
+    log: chatLog,
+  };
+  item.dataset.peerName = name;
+  item.querySelector('.name').textContent = name;
+  peers.set(id, peer);
+  userList.append(item);
+  usersHint.hidden = true;
+  updateCounts();
+  return peer;
+}
+
+function call(peer) {
+  peer.connection ??= createConnection(peer); // its data channel fires negotiationneeded
+  updateCounts();
+}
+
+function createConnection(peer) {
+  const pc = new RTCPeerConnection(peerConfiguration(iceServers));
+  pc.onicecandidate = ({candidate}) => candidate && sendSignal(peer, {candidate});
+  pc.onnegotiationneeded = () => negotiate(peer);
+  pc.onconnectionstatechange = () => onConnectionStateChange(peer);
+  // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
+  // one side announcing it to the other: it is there as soon as the connection is.
+  setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
+  superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUp(peer)});
+  watchStats(pc, statsPanels, peer.name);
+  showBadge(peer.badge, pc.connectionState);
+  return pc;
+}
+
+// Fired when the connection has something new to agree on: here, the data channel. With no
+// argument, setLocalDescription() creates the offer and applies it.
+async function negotiate(peer) {
+  const pc = peer.connection;
+  try {
+    peer.makingOffer = true;
+    await pc.setLocalDescription();
+    appendLine(peer.log, `Sent an offer to ${peer.name}.`, 'notice');
+    await sendSignal(peer, {description: pc.localDescription});
+  } catch (error) {
+    appendLine(peer.log, `Could not make an offer to ${peer.name}: ${error.message}`, 'error');
+  } finally {
+    peer.makingOffer = false;
+  }
+}
+
+// Signals arrive on the one socket; `from` says which peer they come from.
+async function onSignal({from, data}) {
+  const peer = peers.get(from);
+  if (!peer || (!peer.connection && data.description?.type !== 'offer')) {
+    return; // not a member of our room (any more), or late news of a connection we closed
+  }
+  peer.connection ??= createConnection(peer); // the newcomer's offer: we answer it
+  try {
+    if (data.description) {
+      await onDescription(peer, data.description);
+    } else if (data.candidate) {
+      await onCandidate(peer, data.candidate);
+    }
+  } catch (error) {
+    appendLine(peer.log, `Signaling error with ${peer.name}: ${error.message}`, 'error');
+  }
+}
+
+// Perfect negotiation (the pattern of the WebRTC specification). Either side may offer at any
+// time, so two offers can cross ("glare"). Then the impolite side ignores the offer it receives
+// and keeps its own; the polite side applies it, which rolls its own offer back, and answers.
+// Either way exactly one offer wins, and the two sides keep one connection.
+async function onDescription(peer, description) {
+  const pc = peer.connection;
+  // While an answer is being applied we are about to be stable again, so an offer is fine.
+  const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
+  const collision = description.type === 'offer' && (peer.makingOffer || !stable);
+  peer.ignoreOffer = collision && !peer.polite;
+  if (collision) {
+    appendLine(peer.log, peer.ignoreOffer ?
+      `Offer collision with ${peer.name}: we are impolite, so we ignore theirs.` :
+      `Offer collision with ${peer.name}: we are polite, so we roll ours back and answer.`,
+    'notice');
+  }
+  if (peer.ignoreOffer) {
+    return;
+  }
+  peer.applyingAnswer = description.type === 'answer';
+  try {
+    await pc.setRemoteDescription(description);
+  } finally {
+    peer.applyingAnswer = false;
+  }
+  if (description.type === 'offer') {
+    await pc.setLocalDescription(); // creates the answer
+    appendLine(peer.log, `Answered ${peer.name}'s offer.`, 'notice');
+    await sendSignal(peer, {description: pc.localDescription});
+  }
+}
+
+async function onCandidate(peer, candidate) {
+  // Read now: by the time addIceCandidate() fails, the next description may have changed it.
+  const fromIgnoredOffer = peer.ignoreOffer;
+  try {
+    await peer.connection.addIceCandidate(candidate);
+  } catch (error) {
+    if (!fromIgnoredOffer) {
+      throw error; // candidates of an offer we ignored are expected to fail; others are not
+    }
+  }
+}
+
+async function sendSignal(peer, data) {
+  try {
+    await signaling.send(peer.id, data);
+  } catch (error) {
+    appendLine(peer.log, `Could not send a signal to ${peer.name}: ${error.message}`, 'error');
+  }
+}
+
+function onConnectionStateChange(peer) {
+  const state = peer.connection.connectionState;
+  showBadge(peer.badge, state);
+  if (state === 'connected') {
+    appendLine(peer.log, `Connected peer to peer with ${peer.name}.`, 'notice');
+  }
+}
+
+// ICE restart: the same connection gathers candidates again and checks every pair afresh, with
+// new ICE credentials. restartIce() fires negotiationneeded, so negotiate() sends the new offer;
+// if both sides restart at once, perfect negotiation settles the two offers like any others.
+function restartIce(peer) {
+  appendLine(peer.log, `No connection to ${peer.name} yet: restarting ICE…`, 'notice');
+  peer.connection.restartIce();
+}
+
+function giveUp(peer) {
+  const what = `Could not connect to ${peer.name}, even after an ICE restart.`;
+  appendLine(peer.log, `${what} ${iceFailureAdvice(iceServers)}`, 'error');
+  hangUp(peer);
+  showBadge(peer.badge, 'failed');
+}
+
+function setUpChannel(peer, channel) {
+  peer.channel = channel;
+  channel.onopen = () => {
+    appendLine(peer.log, `Data channel to ${peer.name} is open.`, 'notice');
+    updateCounts();
+  };
+  channel.onclose = updateCounts;
+  channel.onmessage = (event) => receiveMessage(peer, event.data);
+}
+
+function receiveMessage(peer, text) {
+  appendLine(peer.log, `${peer.name}: ${text}`, 'received');
+}
+
+function openChannels() {
+  return [...peers.values()]
+    .map((peer) => peer.channel)
+    .filter((channel) => channel?.readyState === 'open');
+}
+
+// No server in the middle: the same text goes out once on every open channel.
+function sendMessage() {
+  const text = messageToSend(messageInput, chatLog);
+  const channels = openChannels();
+  if (!text || channels.length === 0) {
+    return;
+  }
+  channels.forEach((channel) => channel.send(text));
+  appendLine(chatLog, `You: ${text}`, 'sent');
+  messageInput.value = '';
+}
+
+function onPeerLeft({id}) {
+  const peer = peers.get(id);
+  if (peer) {
+    appendLine(peer.log, `${peer.name} left.`, 'notice');
+    removePeer(peer);
+  }
+}
+
+function removePeer(peer) {
+  hangUp(peer);
+  peers.delete(peer.id);
+  peer.item.remove();
+  updateUsersHint();
+  updateCounts();
+}
+
+function hangUp(peer) {
+  peer.channel?.close();
+  peer.connection?.close();
+  peer.channel = null;
+  peer.connection = null;
+  showBadge(peer.badge, 'closed');
+  updateCounts();
+}
+
+function leave() {
+  currentRoom = null;
+  invite.hidden = true;
+  showLobby(lobby);
+  me.textContent = '';
+  peers.forEach(removePeer);
+  usersHint.textContent = 'Join a room to see who is in it.';
+  updateCounts();
+  signaling.leave(); // the others get peer-left
+}
+
+function updateUsersHint() {
+  usersHint.textContent = 'Nobody else is here yet: open this page in another tab.';
+  usersHint.hidden = peers.size > 0;
+}
+
+// The lesson in numbers: n-1 connections on this page, n(n-1)/2 in the room.
+function updateCounts() {
+  connectionCount.textContent = [...peers.values()].filter((peer) => peer.connection).length;
+  channelCount.textContent = openChannels().length;
+  const people = peers.size + 1;
+  meshSummary.textContent = me.textContent ?
+    `${people} in the room: ${people - 1} ${people === 2 ? 'connection' : 'connections'} per ` +
+      `person, ${(people * (people - 1)) / 2} in the whole mesh.` :
+    'Join a room to see the mesh.';
+  updateChat();
+}
+
+function updateChat() {
+  const open = openChannels().length > 0;
+  messageInput.disabled = !open;
+  sendButton.disabled = !open;
+}
+
+// The ack holds the list as it is now; after that the server pushes every new one ('lobby').
+async function watchLobby() {
+  try {
+    lobby = null;
+    showLobby(await signaling.request('watch-lobby'));
+  } catch (error) {
+    lobbyHint.textContent = `Could not open the lobby: ${error.message}`;
+  }
+}
+
+// Lists from two server processes may cross on the way (Redis): an older one is dropped.
+function showLobby(listing) {
+  if (!listing || listing.version < lobby?.version) {
+    return;
+  }
+  lobby = listing;
+  roomList.replaceChildren(...listing.rooms.map((room) => roomEntry(room, listing.capacity)));
+  lobbyHint.textContent = lobbySummary(listing);
+}
+
+function roomEntry({room, members}, capacity) {
+  const item = roomTemplate.content.firstElementChild.cloneNode(true);
+  const full = members >= capacity;
+  item.dataset.room = room;
+  item.classList.toggle('current', room === currentRoom);
+  item.querySelector('.room-name').textContent = room;
+  item.querySelector('.room-count').textContent = `${members} of ${capacity}`;
+  item.querySelector('.room-full').hidden = !full;
+  const button = item.querySelector('.join-room');
+  button.disabled = full || currentRoom !== null;
+  button.onclick = () => joinRoom(room);
+  return item;
+}
+
+function lobbySummary({rooms, total}) {
+  if (total === 0) {
+    return 'No public room is open: type a name above to make one, or make a private one.';
+  }
+  const more = total > rooms.length ? ` (the ${rooms.length} busiest of ${total})` : '';
+  return `${total} public ${total === 1 ? 'room' : 'rooms'} open${more}.`;
+}
+
+// One click: the join form joins the room, as if its name had been typed.
+function joinRoom(room) {
+  roomInput.value = room;
+  joinForm.requestSubmit();
+}
+
+// The server makes the name, long and random, so that nobody can guess it.
+async function createPrivateRoom() {
+  joinError.textContent = '';
+  try {
+    const {room} = await signaling.request('private-room');
+    joinRoom(room);
+  } catch (error) {
+    joinError.textContent = `Could not make a private room: ${error.message}`;
+  }
+}
+
+function showInvite(room) {
+  inviteLink.value = `${location.origin}${location.pathname}?room=${encodeURIComponent(room)}`;
+  inviteText.textContent = isPrivate(room) ?
+    'A private room, in no list: this link is the only way in. Share it:' :
+    'Invite others with this link:';
+  copyButton.textContent = 'Copy';
+  invite.hidden = false;
+}
+
+function isPrivate(room) {
+  return /^private-[A-Za-z0-9_-]{22}$/.test(room);
+}
+
+async function copyInviteLink() {
+  inviteLink.select();
+  try {
+    await navigator.clipboard.writeText(inviteLink.value);
+    copyButton.textContent = 'Copied';
+  } catch {
+    copyButton.textContent = 'Selected: copy it'; // no clipboard API over plain HTTP to another host
+  }
+}
