@@ -8,7 +8,7 @@
 - **idle**: --watchers connections, first only connected and then watching the lobby, while
   nothing changes for --idle seconds each: the server process's CPU, and the lists sent (none).
 
-    .venv/bin/python -m bench.lobby --joins 30 --burst 100 --burst-seconds 2 --watchers 200 --idle 10
+    .venv/bin/python -m bench.lobby --joins 30 --burst 100 --watchers 200 --idle 10
 
 Writes bench/results/lobby.json; `python -m bench.report` puts it in docs/benchmarks.md.
 """

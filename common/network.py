@@ -10,12 +10,10 @@ import datetime
 import ipaddress
 import logging
 import os
-import re
-import shutil
 import socket
-import subprocess
 from pathlib import Path
 
+import ifaddr
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -26,22 +24,30 @@ CERT_DAYS = 365
 
 
 def lan_addresses():
-    """IPv4 addresses of this machine other than loopback, from `ip` (Linux) or `ifconfig`."""
-    for command in (["ip", "-o", "-4", "addr", "show"], ["ifconfig"]):
-        if shutil.which(command[0]):
-            output = subprocess.run(command, capture_output=True, text=True, check=False).stdout
-            found = re.findall(r"inet (?:addr:)?(\d+\.\d+\.\d+\.\d+)", output)
-            return [address for address in dict.fromkeys(found) if not address.startswith("127.")]
-    return []
+    """IPv4 addresses of this machine other than loopback and link-local, from every network
+    interface (ifaddr: the same on Linux, macOS and Windows)."""
+    found = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str):  # IPv4; ifaddr gives IPv6 as a tuple
+                address = ipaddress.ip_address(ip.ip)
+                if not (address.is_loopback or address.is_link_local):
+                    found.append(ip.ip)
+    return list(dict.fromkeys(found))
 
 
 def port_in_use(host, port):
     """An OSError if `port` cannot be listened on (someone already does), else None."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as probe:
-        # As the server's own socket does: a port left in TIME_WAIT by a server that just stopped
-        # is free to use again.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if os.name == "nt":
+            # On Windows SO_REUSEADDR would let this probe bind over a live server, so ask for
+            # the port to ourselves instead.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:
+            # As the server's own socket does: a port left in TIME_WAIT by a server that just
+            # stopped is free to use again.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as err:

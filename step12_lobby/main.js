@@ -60,6 +60,7 @@ signaling.on('rejoined', onJoined);
 // server pushes each new one.
 signaling.on('connect', watchLobby);
 signaling.on('lobby', showLobby);
+signaling.on('disconnect', clearLobby);
 
 async function join(room, name) {
   const ack = await signaling.join(room, name);
@@ -332,7 +333,7 @@ function updateChat() {
 // The ack holds the list as it is now; after that the server pushes every new one ('lobby').
 async function watchLobby() {
   try {
-    lobby = null;
+    lobby = null; // a restarted server counts versions from 0 again
     showLobby(await signaling.request('watch-lobby'));
   } catch (error) {
     lobbyHint.textContent = `Could not open the lobby: ${error.message}`;
@@ -341,7 +342,7 @@ async function watchLobby() {
 
 // Lists from two server processes may cross on the way (Redis): an older one is dropped.
 function showLobby(listing) {
-  if (!listing || listing.version < lobby?.version) {
+  if (!listing || (lobby && listing.version < lobby.version)) {
     return;
   }
   lobby = listing;
@@ -363,6 +364,13 @@ function roomEntry({room, members}, capacity) {
   return item;
 }
 
+// Without the server the list would go stale: it comes back with the connection (watchLobby).
+function clearLobby() {
+  lobby = null;
+  roomList.replaceChildren();
+  lobbyHint.textContent = 'Lost the signaling server: the list comes back with it.';
+}
+
 function lobbySummary({rooms, total}) {
   if (total === 0) {
     return 'No public room is open: type a name above to make one, or make a private one.';
@@ -373,6 +381,9 @@ function lobbySummary({rooms, total}) {
 
 // One click: the join form joins the room, as if its name had been typed.
 function joinRoom(room) {
+  if (roomInput.disabled) {
+    return; // joining already, or in a room
+  }
   roomInput.value = room;
   joinForm.requestSubmit();
 }
@@ -380,10 +391,13 @@ function joinRoom(room) {
 // The server makes the name, long and random, so that nobody can guess it.
 async function createPrivateRoom() {
   joinError.textContent = '';
+  privateButton.disabled = true; // one room per click
   try {
     const {room} = await signaling.request('private-room');
+    privateButton.disabled = false;
     joinRoom(room);
   } catch (error) {
+    privateButton.disabled = false;
     joinError.textContent = `Could not make a private room: ${error.message}`;
   }
 }
@@ -397,6 +411,7 @@ function showInvite(room) {
   invite.hidden = false;
 }
 
+// The server's rule (PRIVATE_ROOM in server.py): the shape of the name makes a room private.
 function isPrivate(room) {
   return /^private-[A-Za-z0-9_-]{22}$/.test(room);
 }

@@ -10,9 +10,10 @@ Three events, each answered with an acknowledgement (docs/signaling-contract.md 
 - `leave`, or a lost connection: the others get `peer-left`.
 
 Steps 3 to 5, 7 to 9 and 11 use this server as it is; steps 6 and 10 add `slots` and `offer` to it,
-for the server peer, and step 12 a lobby beside it. What is not the lesson is in common/: the checks on each payload and the
-rooms with their limits (common/signaling.py, or common/shared_rooms.py when REDIS_URL shares the
-rooms between processes), and the app around it (common/app.py).
+for the server peer, and step 12 a lobby beside it. What is not the lesson is in common/: the
+checks on each payload and the rooms with their limits (common/signaling.py, or
+common/shared_rooms.py when REDIS_URL shares the rooms between processes), and the app around it
+(common/app.py).
 """
 
 import logging

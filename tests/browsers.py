@@ -1,7 +1,9 @@
 """Finds the browsers the browser tests drive, and says how to launch each.
 
-- Chromium: the CHROMIUM environment variable; Playwright's own Chromium; a system Chromium.
-- Firefox: the FIREFOX environment variable; a system Firefox (Debian's firefox-esr). Playwright
+- Chromium: the CHROMIUM environment variable; Playwright's own Chromium; a Chromium or Chrome on
+  PATH; Chrome or Edge where they install themselves on macOS and Windows.
+- Firefox: the FIREFOX environment variable; a Firefox on PATH (Debian's firefox-esr); Firefox
+  where it installs itself on macOS and Windows. Playwright
   drives a stock Firefox over WebDriver BiDi (the "moz-firefox" channel), so no patched build is
   needed.
 
@@ -32,11 +34,57 @@ SYSTEM_BINARIES = {
     "chromium": ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"),
     "firefox": ("firefox-esr", "firefox"),
 }
-HOW_TO_GET = {
-    "chromium": "sudo apt-get install chromium, or .venv/bin/playwright install chromium "
-    "(needs internet access), or export CHROMIUM=/path/to/chrome",
-    "firefox": "sudo apt-get install firefox-esr, or export FIREFOX=/path/to/firefox",
+# Where Chrome, Edge and Firefox install themselves when they are not on PATH: the places
+# Playwright's channels (chrome, msedge, moz-firefox) look in. {name: {platform: [path parts]}};
+# on Windows the first part is an environment variable.
+INSTALLED = {
+    "chromium": {
+        "darwin": [
+            ["/Applications/Google Chrome.app/Contents/MacOS/Google Chrome"],
+            ["/Applications/Chromium.app/Contents/MacOS/Chromium"],
+            ["/Applications/Microsoft Edge.app/Contents/MacOS/Microsoft Edge"],
+        ],
+        "win32": [
+            [root, "Google", "Chrome", "Application", "chrome.exe"]
+            for root in ("ProgramFiles", "ProgramFiles(x86)", "LOCALAPPDATA")
+        ]
+        + [
+            [root, "Microsoft", "Edge", "Application", "msedge.exe"]
+            for root in ("ProgramFiles(x86)", "ProgramFiles")
+        ],
+    },
+    "firefox": {
+        "darwin": [["/Applications/Firefox.app/Contents/MacOS/firefox"]],
+        "win32": [
+            [root, "Mozilla Firefox", "firefox.exe"]
+            for root in ("ProgramFiles", "ProgramFiles(x86)")
+        ],
+    },
 }
+HOW_TO_GET = {
+    "linux": {
+        "chromium": "sudo apt-get install chromium, or .venv/bin/playwright install chromium "
+        "(needs internet access), or export CHROMIUM=/path/to/chrome",
+        "firefox": "sudo apt-get install firefox-esr, or export FIREFOX=/path/to/firefox",
+    },
+    "darwin": {
+        "chromium": "install Google Chrome (google.com/chrome) in /Applications, or "
+        "export CHROMIUM=/path/to/chrome",
+        "firefox": "install Firefox (firefox.com) in /Applications, or "
+        "export FIREFOX=/path/to/firefox",
+    },
+    "win32": {
+        "chromium": "install Google Chrome (google.com/chrome) or Edge, or "
+        "set CHROMIUM=C:\\path\\to\\chrome.exe",
+        "firefox": "install Firefox (firefox.com), or set FIREFOX=C:\\path\\to\\firefox.exe",
+    },
+}
+
+
+def how_to_get(name, platform=None):
+    platform = platform or sys.platform
+    return HOW_TO_GET.get(platform, HOW_TO_GET["linux"])[name]
+
 
 CHROMIUM_ARGS = [
     # A fake camera and microphone, granted without a prompt. Granting media also keeps host
@@ -74,7 +122,7 @@ class Missing(Exception):
     """A browser the tests were asked for is not on this machine."""
 
     def __init__(self, name):
-        super().__init__(f"No {name} for the browser tests: {HOW_TO_GET[name]}.")
+        super().__init__(f"No {name} for the browser tests: {how_to_get(name)}.")
 
 
 def selected():
@@ -100,6 +148,21 @@ def system_binary(name):
     return None
 
 
+def installed_binary(name, platform=None, environ=None):
+    """Chrome, Edge or Firefox where its installer puts it on macOS and Windows, or None."""
+    platform, environ = platform or sys.platform, os.environ if environ is None else environ
+    for parts in INSTALLED[name].get(platform, []):
+        if platform == "win32":
+            if not environ.get(parts[0]):
+                continue
+            path = os.path.join(environ[parts[0]], *parts[1:])
+        else:
+            path = parts[0]
+        if os.path.isfile(path):
+            return path
+    return None
+
+
 def find(name, install=False):
     """The path of the browser `name` to use, or None when there is none.
 
@@ -111,10 +174,10 @@ def find(name, install=False):
             raise SystemExit(f"{name.upper()}={override} is not a file.")
         return override
     if name == "firefox":
-        return system_binary(name)
+        return system_binary(name) or installed_binary(name)
     if install and not playwright_chromium():
         install_playwright_chromium()
-    return playwright_chromium() or system_binary(name)
+    return playwright_chromium() or system_binary(name) or installed_binary(name)
 
 
 def channel_for(name, channel):
@@ -189,7 +252,7 @@ def main():
         if path:
             print(f"Browser tests will use {path} for {name}.")
         else:
-            print(f"No {name}: its tests will be skipped. To get one: {HOW_TO_GET[name]}.")
+            print(f"No {name}: its tests will be skipped. To get one: {how_to_get(name)}.")
     if not any(found.values()):
         sys.exit(1)
 

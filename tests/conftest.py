@@ -23,6 +23,7 @@ from playwright.sync_api import Error as PlaywrightError
 from common.run import available_steps
 from common.work import exercise
 from tests import browsers, coturn, redis_server
+from tests.diagnosis import WEBRTC_TRACE
 from tests.server import Server
 
 # On PYTHONPATH for every process the tests start, and on this one's path: no aiortc connection
@@ -277,7 +278,22 @@ MEDIA_PROBES = """
 """
 
 
-PROBES = COUNT_PEER_CONNECTIONS + MEDIA_PROBES
+PROBES = COUNT_PEER_CONNECTIONS + MEDIA_PROBES + WEBRTC_TRACE
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under `make check` (PAGES=work), a failed test carries what its pages did with WebRTC, for
+    tests/learner.py to say why no connection came up (tests/diagnosis.py)."""
+    report = (yield).get_result()
+    if report.failed and report.when in ("setup", "call") and os.environ.get("PAGES") == "work":
+        traces = []
+        for page in getattr(item, "opened_pages", []):
+            try:
+                traces.append(None if page.is_closed() else page.evaluate("window.webrtcTrace?.()"))
+            except Exception:  # a page that crashed or hangs tells nothing
+                traces.append(None)
+        report.user_properties.append(("webrtc", traces))
 
 
 def wait_until(page, async_predicate, arg=None, **options):
@@ -372,7 +388,7 @@ def recording(config):
 
 
 @pytest.fixture
-def new_page(browser, browser_context_args, new_context, warm_contexts, pytestconfig):
+def new_page(browser, browser_context_args, new_context, warm_contexts, pytestconfig, request):
     """new_page(url, in_browser=None, init_script=None, route_socket=None, **context_options) ->
     a page of its own browser context: one more user, in the test's browser unless `in_browser`
     says otherwise. Scripts and routes are in place before the page loads; the probes above are
@@ -380,6 +396,7 @@ def new_page(browser, browser_context_args, new_context, warm_contexts, pytestco
     fresh one (new_context) when the test routes the page's socket, or while pytest-playwright
     records."""
     taken = []
+    request.node.opened_pages = []  # read when the test fails (pytest_runtest_makereport)
 
     def open_page(url, in_browser=None, init_script=None, route_socket=None, **context_options):
         in_browser = in_browser or browser
@@ -398,6 +415,7 @@ def new_page(browser, browser_context_args, new_context, warm_contexts, pytestco
         if route_socket:
             page.route_web_socket("**/socket.io/**", route_socket)
         page.goto(url)
+        request.node.opened_pages.append(page)
         return page
 
     yield open_page

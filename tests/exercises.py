@@ -66,10 +66,14 @@ def prove(number, folder, work_dir):
 
 
 def hint_under_first_failure(output):
-    """Whether the first ✗ is followed at once by what the test saw and where to look."""
+    """Whether the first ✗ is followed at once by what the test saw and where to look (after
+    why no connection came up, when the pages tell)."""
     lines = output.splitlines()
     first = next((i for i, line in enumerate(lines) if line.startswith("  ✗ ")), None)
-    following = " ".join(lines[first + 1 : first + 3]) if first is not None else ""
+    if first is None:
+        return False
+    explained = [line for line in lines[first + 1 :] if line.startswith("      ")]
+    following = " ".join(lines[first + 1 : first + 1 + len(explained)])
     return "the test saw:" in following and "where to look:" in following
 
 

@@ -24,6 +24,7 @@ from common.app import ROOT, work_root
 from common.run import available_steps, choose_step, shown
 from common.work import exercise
 from tests import browsers
+from tests.diagnosis import diagnose
 
 SAW_LINES = 2
 SAW_WIDTH = 150
@@ -43,6 +44,8 @@ class Explainer:
         self.outcomes = {}  # nodeid -> (mark, report), once the test is over
         self.said = 0  # how many of self.order are said
         self.explained = False
+        self.cause = None  # why the first ✗ failed, when its pages tell (tests/diagnosis.py)
+        self.same_cause = 0  # the later ✗ with that same cause
         self.config = None
 
     def pytest_configure(self, config):
@@ -92,14 +95,22 @@ class Explainer:
         name, browser = described(report.nodeid)
         shown_browser = f" (in {browser})" if browser and len(self.browsers_run) > 1 else ""
         after = f"  (skipped: {skip_reason(report)})" if mark == "-" else ""
+        cause = cause_of(report) if mark == "✗" else None
+        if mark == "✗" and self.explained and cause and cause == self.cause:
+            self.same_cause += 1
+            after = "  (the same cause)"
         self.terminal.write_line(f"  {mark} {name}{shown_browser}{after}", flush=True)
         if mark == "✗" and not self.explained:
             self.explained = True
+            self.cause = cause
             self.explain(report)
 
     def explain(self, report):
         name = report.nodeid.split("::")[-1].split("[")[0]
         write = self.terminal.write_line
+        if self.cause:
+            for line in textwrap.wrap(f"no connection came up: {self.cause}", 92):
+                write(f"      {line}")
         write(f"      the test saw: {what_it_saw(report)}")
         hint = self.hints.get(name, f"read the test itself: {name} in tests/")
         for line in textwrap.wrap(f"where to look: {hint}", 92):
@@ -113,6 +124,11 @@ class Explainer:
         failed = ran.count("✗")
         if not ran:
             write("  No test ran.")
+        elif failed and self.same_cause:
+            write(
+                f"  {len(ran) - failed} of {len(ran)} pass. {self.same_cause + 1} of the {failed} "
+                "failures have one cause, the connection that never came up: start there."
+            )
         elif failed:
             write(
                 f"  {len(ran) - failed} of {len(ran)} pass. Start with the first ✗: the later ones"
@@ -134,6 +150,12 @@ def described(nodeid):
     others = "-".join(value for value in values if value not in browsers.NAMES)
     name = name.removeprefix("test_").replace("_", " ")
     return name + (f" [{others}]" if others else ""), browser
+
+
+def cause_of(report):
+    """Why no connection came up in a failed test, from what its pages did, or None."""
+    traces = dict(report.user_properties).get("webrtc")
+    return diagnose(traces) if traces else None
 
 
 def skip_reason(report):

@@ -29,6 +29,30 @@ def test_a_firefox_that_is_not_there_says_how_to_get_one(monkeypatch, tmp_path):
         browsers.find("firefox")
 
 
+def test_off_path_browsers_are_found_where_they_install_themselves_on_windows(tmp_path):
+    """As Playwright's chrome, msedge and moz-firefox channels look for them: here a Firefox and
+    an Edge (no Chrome) under a stand-in for C:\\Program Files."""
+    firefox = tmp_path / "x64" / "Mozilla Firefox" / "firefox.exe"
+    edge = tmp_path / "x86" / "Microsoft" / "Edge" / "Application" / "msedge.exe"
+    for path in (firefox, edge):
+        path.parent.mkdir(parents=True)
+        path.write_text("")
+    environ = {"ProgramFiles": str(tmp_path / "x64"), "ProgramFiles(x86)": str(tmp_path / "x86")}
+    assert browsers.installed_binary("firefox", "win32", environ) == str(firefox)
+    assert browsers.installed_binary("chromium", "win32", environ) == str(edge)
+    assert browsers.installed_binary("chromium", "win32", {}) is None
+    assert browsers.installed_binary("firefox", "linux", environ) is None
+
+
+@pytest.mark.parametrize(
+    ("platform", "advice"),
+    [("darwin", "Firefox (firefox.com) in /Applications"), ("win32", "set FIREFOX=C:")],
+)
+def test_the_advice_for_a_missing_browser_suits_the_system(platform, advice):
+    assert advice in browsers.how_to_get("firefox", platform)
+    assert "apt-get" not in browsers.how_to_get("chromium", platform)
+
+
 def test_a_missing_browser_is_a_skip_locally_and_a_failure_under_ci(monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="No firefox"):

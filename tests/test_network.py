@@ -3,13 +3,19 @@
 import base64
 import hashlib
 import hmac
+import ipaddress
+import re
+import shutil
+import socket
 import ssl
+import subprocess
 import time
 import urllib.request
 
 import socketio
 from cryptography import x509
 
+from common import network
 from common.ice import turn_credentials
 from tests.server import SELF_SIGNED
 
@@ -71,3 +77,26 @@ def test_members_get_their_own_turn_credentials_and_never_the_secret(start_serve
         assert turn["credential"] == base64.b64encode(digest).decode()
         assert SECRET not in repr(ack)
     assert acks[0]["iceServers"][1]["username"] != acks[1]["iceServers"][1]["username"]
+
+
+def test_lan_addresses_are_this_machines_ipv4_addresses_but_loopback():
+    addresses = network.lan_addresses()
+    for address in addresses:
+        parsed = ipaddress.ip_address(address)
+        assert parsed.version == 4 and not parsed.is_loopback and not parsed.is_link_local
+    # The same as `ip` says, where it is (on Linux): ifaddr reads the interfaces, not its output.
+    if shutil.which("ip"):
+        output = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True)
+        listed = re.findall(r"inet (\d+\.\d+\.\d+\.\d+)", output.stdout)
+        assert sorted(addresses) == sorted(
+            a for a in set(listed) if not ipaddress.ip_address(a).is_loopback
+        )
+
+
+def test_a_port_someone_listens_on_is_in_use_and_a_free_one_is_not():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert isinstance(network.port_in_use("127.0.0.1", port), OSError)
+    assert network.port_in_use("127.0.0.1", port) is None
