@@ -65,8 +65,8 @@ def call(command, env=None):
         sys.exit(code)
 
 
-def stale(stamp, *sources):
-    return not stamp.exists() or any(stamp.stat().st_mtime < s.stat().st_mtime for s in sources)
+def stale(stamp, source):
+    return not stamp.exists() or stamp.stat().st_mtime < source.stat().st_mtime
 
 
 def ensure_venv(venv=VENV):
@@ -93,32 +93,31 @@ def pip_install(python, what):
     call([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", what])
 
 
+def once(stamp, after, install):
+    """Runs `install` unless `stamp` is newer than `after` (what it depends on); then stamps."""
+    if stale(stamp, after):
+        install()
+        stamp.touch()
+
+
 def install_run():
     """What running a step needs; returns the virtual environment's python."""
     python = ensure_venv()
-    stamp = VENV / ".installed-run"
-    if stale(stamp, ROOT / "pyproject.toml"):
-        pip_install(python, ".")
-        stamp.touch()
+    once(VENV / ".installed-run", ROOT / "pyproject.toml", lambda: pip_install(python, "."))
     return python
 
 
 def install_dev():
     """And the test and benchmark tools."""
     python = install_run()
-    stamp = VENV / ".installed-dev"
-    if stale(stamp, VENV / ".installed-run"):
-        pip_install(python, ".[dev]")
-        stamp.touch()
+    once(VENV / ".installed-dev", VENV / ".installed-run", lambda: pip_install(python, ".[dev]"))
     return python
 
 
 def install_browsers():
     python = install_dev()
-    stamp = VENV / ".browsers"
-    if stale(stamp, VENV / ".installed-dev"):
-        call([python, "-m", "tests.browsers", "--install"])
-        stamp.touch()
+    install = [python, "-m", "tests.browsers", "--install"]
+    once(VENV / ".browsers", VENV / ".installed-dev", lambda: call(install))
     return python
 
 
@@ -130,10 +129,12 @@ def install_js(required):
         if required:
             sys.exit("npm is needed for the benchmarks' Node reference server: install Node.js.")
         return
-    stamp = ROOT / "node_modules" / ".package-lock.json"
-    if stale(stamp, ROOT / "package.json", ROOT / "package-lock.json"):
-        call([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        stamp.touch()
+    install = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+    once(
+        ROOT / "node_modules" / ".package-lock.json",
+        ROOT / "package-lock.json",
+        lambda: call(install),
+    )
 
 
 def with_env(**settings):
