@@ -2,7 +2,7 @@
 `make check` prints first about each: proof that the check names the mistake (tests/diagnosis.py),
 not only what the page then failed to show.
 
-    .venv/bin/python -m tests.planted            # the steps below, every mistake
+    .venv/bin/python -m tests.planted            # every step, every mistake (about 8 minutes)
     .venv/bin/python -m tests.planted 2 5        # some steps
 
 Each run is `make check -x` (tests/learner.py) on a work copy in a folder of its own (WORK_DIR);
@@ -35,6 +35,13 @@ PEER_TO_PEER = [
         "if (description.type === 'offer') await pc.setRemoteDescription(description);",
     ),
 ]
+SERVER_PEER = [
+    (
+        "the server's answer never set",
+        "await connection.setRemoteDescription(answer.description);",
+        "",
+    )
+]
 PLANTED = {
     1: [
         (
@@ -52,13 +59,15 @@ PLANTED = {
     3: PEER_TO_PEER,
     4: PEER_TO_PEER,
     5: PEER_TO_PEER,
-    6: [
-        (
-            "the server's answer never set",
-            "await connection.setRemoteDescription(answer.description);",
-            "",
-        )
-    ],
+    6: SERVER_PEER,
+    # Step 7 sends its candidates from onLocalCandidate(), to show them as well.
+    7: [("candidates never sent", "    sendSignal(peer, {candidate});", ""), *PEER_TO_PEER[1:]],
+    8: PEER_TO_PEER,
+    9: PEER_TO_PEER,
+    10: SERVER_PEER,
+    11: PEER_TO_PEER,
+    12: PEER_TO_PEER,
+    15: SERVER_PEER,
 }
 
 
