@@ -51,6 +51,22 @@ navigator.mediaDevices.getUserMedia = () =>
 """
 
 
+# The order a loaded machine can give: the members' first signals reach the newcomer before the
+# ack of its join, which is read only once a signal has come.
+LATE_JOIN_ACK = """
+document.addEventListener('DOMContentLoaded', () => {
+  const request = Signaling.prototype.request;
+  Signaling.prototype.request = async function (event, ...payload) {
+    if (event !== 'join') return request.call(this, event, ...payload);
+    const signalled = new Promise((resolve) => this.socket.once('signal', resolve));
+    const ack = await request.call(this, event, ...payload);
+    await signalled;
+    return ack;
+  };
+});
+"""
+
+
 @pytest.fixture
 def step11(start_server):
     return start_server(11)
@@ -203,6 +219,14 @@ def test_accept_shows_video_both_ways_until_either_side_hangs_up(join):
     ann.click("#hang-up")
     expect_call_over(ann, "You hung up.")
     expect_call_over(bob, "Ann hung up.")
+
+
+def test_news_of_a_call_that_comes_before_the_join_is_answered_is_kept(join):
+    ann, bob = join("Ann"), join("Bob")
+    connect(ann, bob, "Ann", "Bob")
+    dan = join("Dan", init_script=LATE_JOIN_ACK)
+    expect(presence(dan, "Ann")).to_have_text("in a call")
+    expect(presence(dan, "Bob")).to_have_text("in a call")
 
 
 def test_the_list_shows_who_is_in_a_call_and_they_are_busy(join, step11, room):

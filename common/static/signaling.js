@@ -31,12 +31,12 @@ class Signaling {
     this.handlers = new Map();
     this.membership = null; // {room, name} while joined, to rejoin after a reconnect
     this.members = new Map(); // the page's id of each other member -> {name, serverId, away}
+    this.joining = false; // a join waits for its ack
+    this.early = []; // signals that came meanwhile
     this.socket.on('connect', () => this.rejoin());
     this.socket.on('peer-joined', (member) => this.onPeerJoined(member));
     this.socket.on('peer-left', ({id}) => this.forget(this.pageId(id)));
-    this.socket.on('signal', ({from, data}) => {
-      this.raise('signal', {from: this.pageId(from), data});
-    });
+    this.socket.on('signal', (message) => this.onSignal(message));
     for (const event of ['connect', 'disconnect']) {
       this.socket.on(event, (...args) => this.raise(event, ...args));
     }
@@ -64,7 +64,7 @@ class Signaling {
   }
 
   async join(room, name) {
-    const ack = await this.request('join', {room, name});
+    const ack = await this.whileJoining(this.request('join', {room, name}));
     this.membership = {room, name};
     this.clearMembers();
     ack.peers.forEach((member) => this.remember(member));
@@ -97,7 +97,7 @@ class Signaling {
     // Until it works, or the page leaves (or joins elsewhere) meanwhile.
     for (let attempt = 1; membership && this.membership === membership; attempt++) {
       try {
-        this.onRejoined(await this.request('join', membership), attempt > 1);
+        this.onRejoined(await this.whileJoining(this.request('join', membership)), attempt > 1);
         return;
       } catch (error) {
         // name-taken: the server has not yet noticed that our old connection is gone.
@@ -127,6 +127,27 @@ class Signaling {
     const unknown = ack.peers.filter((member) => !this.comeBack(member));
     unknown.forEach((member) => this.remember(member));
     this.raise('rejoined', {...ack, peers: unknown});
+  }
+
+  onSignal({from, data}) {
+    if (this.joining) {
+      this.early.push({from, data});
+      return;
+    }
+    this.raise('signal', {from: this.pageId(from), data});
+  }
+
+  // A member told of our arrival may signal us (step 11 says it is in a call) before our join's
+  // ack is here, and the page learns who the members are from that ack. So signals that come
+  // while a join waits are passed on just after the page has read the ack.
+  async whileJoining(joining) {
+    this.joining = true;
+    try {
+      return await joining;
+    } finally {
+      this.joining = false;
+      setTimeout(() => this.early.splice(0).forEach((message) => this.onSignal(message)));
+    }
   }
 
   onPeerJoined(member) {
