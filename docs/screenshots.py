@@ -298,6 +298,19 @@ def step12(browser, url):
     return eve
 
 
+def step13(browser, url):
+    """Ann, Bob and Cat: each page shows the one picture the server draws of the room, Bob muted."""
+    ann, bob, cat = users(browser, url, "Ann", "Bob", "Cat")
+    bob.click("#mic-toggle")
+    for page in (ann, bob, cat):
+        expect(page.locator("#server-state")).to_have_text("connected")
+    ann.wait_for_function(ALL_VIDEOS_PLAY)
+    cat.fill("#message", "Hi! Is this one picture for all of us?")
+    cat.click("#send")
+    expect(ann.locator("#log")).to_contain_text("Cat: Hi!")
+    return ann
+
+
 def step15(browser, url):
     """Ann and Bob share the link's passphrase; Cat typed another: she sees nobody, and nobody
     sees her."""
@@ -332,6 +345,7 @@ SHOTS = [
     ("step11-ringing", 11, step11_ringing),
     ("step11", 11, step11),
     ("step12", 12, step12),
+    ("step13", 13, step13),
     ("step15", 15, step15),
 ]
 

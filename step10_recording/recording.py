@@ -22,7 +22,6 @@ Files go to RECORDINGS_DIR (default: recordings/ in the repository, which git ig
 """
 
 import asyncio
-import json
 import logging
 import os
 import re
@@ -144,14 +143,15 @@ class RecordingServerPeer(ServerPeer):
         super().__init__(still_joined)
         self.recordings = {}  # room name -> Recording
 
-    def on_message(self, guest, message):
-        data = parsed(message)
-        if data.get("type") == "record":
+    def on_data(self, guest, data):
+        if data.get("type") not in ("record", "recording-seen"):
+            super().on_data(guest, data)
+        elif not guest.chat_bucket.take():  # the chat's budget: a flood of them is refused too
+            guest.send({"type": "error", "message": "too many messages; slow down"})
+        elif data["type"] == "record":
             self.spawn(self.on_record(guest, data.get("on") is True))
-        elif data.get("type") == "recording-seen":
-            self.on_seen(guest)
         else:
-            super().on_message(guest, message)
+            self.on_seen(guest)
 
     def on_channel(self, guest, channel):
         super().on_channel(guest, channel)
@@ -212,17 +212,3 @@ class RecordingServerPeer(ServerPeer):
             and (self.recordings.get(room_name) is recording)
         ):
             await self.stop_recording(room_name, None)  # nobody left to stop it
-
-    def spawn(self, coroutine):
-        task = asyncio.ensure_future(coroutine)
-        self.closing.add(task)  # held until done (step 6 keeps its own tasks here too)
-        task.add_done_callback(self.closing.discard)
-
-
-def parsed(message):
-    """A message from a page as a dict ({} for anything else: step 6 answers it with an error)."""
-    try:
-        data = json.loads(message) if isinstance(message, str) else None
-    except ValueError:
-        data = None
-    return data if isinstance(data, dict) else {}

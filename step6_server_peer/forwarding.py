@@ -9,10 +9,11 @@ new aiortc changes it; pyproject.toml allows only the aiortc versions that test 
    `__decoder_queue`; `_handle_rtp_packet()`, on the event loop, puts each complete encoded frame
    there as `(codec, JitterFrame)` (a `JitterFrame` has `data` and `timestamp`), and stopping
    puts `None`. The thread decodes and hands the frames to the remote track's `_queue`, which
-   the track's `recv()` reads. `enable()` makes every receiver, once started, swap its queue for
-   a `Handover`, which puts each frame in the track's queue at once, as an `av.Packet` (made by
-   `Forwarder`): nothing is decoded, and no frame waits for a thread. The idle thread still ends
-   at `None`, and ends the track. This is for the whole process.
+   the track's `recv()` reads. `hand_over_encoded(receiver)` makes that one receiver, once
+   started, swap its queue for a `Handover`, which puts each frame in the track's queue at once,
+   as an `av.Packet` (made by `Forwarder`): nothing is decoded, and no frame waits for a thread.
+   The idle thread still ends at `None`, and ends the track. Receivers not handed over decode as
+   usual, so a server that forwards and one that decodes (step 13's) can share a process.
 2. `RTCRtpReceiver._send_rtcp_pli(ssrc)` sends a picture loss indication (RTCP PLI) to the member
    sending that stream: their browser answers with a keyframe (`ask_for_keyframe`).
 3. `RTCRtpSender._handle_rtcp_packet` calls the sender's `_send_keyframe()` when a viewer's browser
@@ -32,9 +33,11 @@ TESTED_AIORTC = ("1.16.0",)  # the versions tests/test_forwarding.py passed on
 SENDING = set()  # the tasks sending PLIs
 
 
-def enable():
-    """From now on, aiortc's receivers in this process give `av.Packet`s, not decoded frames."""
-    RTCRtpReceiver.receive = receive_encoded
+def hand_over_encoded(receiver):
+    """From its start on, `receiver` gives `av.Packet`s, not decoded frames. Call it before the
+    connection connects (aiortc starts its receivers then): from the `track` event, say."""
+    RTCRtpReceiver.receive = receive_encoded  # once is enough; it changes only marked receivers
+    receiver._hands_over_encoded = True
 
 
 AIORTC_RECEIVE = RTCRtpReceiver.receive
@@ -43,7 +46,8 @@ AIORTC_RECEIVE = RTCRtpReceiver.receive
 async def receive_encoded(self, parameters):
     await AIORTC_RECEIVE(self, parameters)
     queue = self._RTCRtpReceiver__decoder_queue
-    if not isinstance(queue, Handover):  # receive() may be called again
+    # receive() may be called again; a receiver not handed over decodes, as aiortc does.
+    if getattr(self, "_hands_over_encoded", False) and not isinstance(queue, Handover):
         self._RTCRtpReceiver__decoder_queue = Handover(queue, self._track._queue)
 
 

@@ -91,7 +91,6 @@ class ServerPeer:
         self.slot_count = 0  # set by the app: the room capacity minus one
         self.rooms = {}  # room name -> {member id -> Guest}
         self.closing = set()
-        forwarding.enable()  # aiortc's receivers give encoded frames, not decoded ones
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="aiortc", daemon=True)
         self.thread.start()
@@ -151,6 +150,13 @@ class ServerPeer:
                 del self.rooms[member.room]
             raise SignalingError("not-joined", "join a room first")
         room[member.id] = guest
+        self.welcome(guest, room)
+        log.info("answered the offer of %s (%s)", member.name, member.id)
+        return answer
+
+    def welcome(self, guest, room):
+        """`guest` is now in `room` (a dict of Guests, them included): their media reach the
+        others' slots, and the others' reach theirs."""
         for track in guest.published.values():
             track.start()  # read from now on, watched or not, or its packets pile up in memory
         for other in room.values():
@@ -158,8 +164,6 @@ class ServerPeer:
                 self.show(other, guest)
                 self.show(guest, other)
                 other.send_slots()
-        log.info("answered the offer of %s (%s)", member.name, member.id)
-        return answer
 
     async def negotiate(self, guest, offer):
         pc = guest.pc
@@ -193,6 +197,7 @@ class ServerPeer:
         if receiver is None:
             log.warning("%s sent a %s track on no transceiver", guest.member.name, track.kind)
             return
+        forwarding.hand_over_encoded(receiver)  # its packets as they came: nothing decoded
         guest.published[track.kind] = Forwarded(track, receiver)
 
     def open_slots(self, guest):
@@ -231,11 +236,11 @@ class ServerPeer:
                 guest.send({"type": "state", "from": other.sender(), **other.state})
 
     def on_message(self, guest, message):
-        try:
-            data = json.loads(message) if isinstance(message, str) else None
-        except ValueError:
-            data = None
-        kind = data.get("type") if isinstance(data, dict) else None
+        self.on_data(guest, parsed(message))
+
+    def on_data(self, guest, data):
+        """A message from `guest`'s page, parsed (steps 10 and 13 add their own types)."""
+        kind = data.get("type")
         text = data.get("text") if kind == "chat" else None
         if kind == "state":
             guest.state = {"mic": data.get("mic") is True, "camera": data.get("camera") is True}
@@ -262,9 +267,14 @@ class ServerPeer:
         state = guest.pc.connectionState
         log.info("%s: connection to the server peer %s", guest.member.name, state)
         if state == "failed":
-            task = asyncio.ensure_future(self.close(guest.member.id, guest.member.room))
-            self.closing.add(task)  # a task nobody holds may be garbage-collected midway
-            task.add_done_callback(self.closing.discard)
+            self.spawn(self.close(guest.member.id, guest.member.room))
+
+    def spawn(self, coroutine):
+        """Runs `coroutine` as a task held until it ends: a task nobody holds may be
+        garbage-collected midway."""
+        task = asyncio.ensure_future(coroutine)
+        self.closing.add(task)
+        task.add_done_callback(self.closing.discard)
 
     async def close(self, member_id, room_name):
         room = self.rooms.get(room_name, {})
@@ -273,13 +283,17 @@ class ServerPeer:
             return
         if not room:
             del self.rooms[room_name]
+        self.farewell(guest, room)
+        await self.shut(guest)
+        log.info("%s (%s) closed its server peer connection", guest.member.name, member_id)
+
+    def farewell(self, guest, room):
+        """`guest` has left `room` (the Guests still in it): the slots that showed them empty."""
         for other in room.values():
             for slot in other.slots:
                 if slot.member is guest.member:
                     slot.show(None)
             other.send_slots()
-        await self.shut(guest)
-        log.info("%s (%s) closed its server peer connection", guest.member.name, member_id)
 
     async def shut(self, guest):
         for slot in guest.slots:
@@ -287,6 +301,15 @@ class ServerPeer:
         for track in guest.published.values():
             track.stop()
         await guest.pc.close()
+
+
+def parsed(message):
+    """A message from a page as a dict ({} for anything else: on_data answers it with an error)."""
+    try:
+        data = json.loads(message) if isinstance(message, str) else None
+    except ValueError:
+        data = None
+    return data if isinstance(data, dict) else {}
 
 
 def forwarded_codecs_only(sdp):

@@ -67,6 +67,7 @@ PLANTED = {
     10: SERVER_PEER,
     11: PEER_TO_PEER,
     12: PEER_TO_PEER,
+    13: SERVER_PEER,
     15: SERVER_PEER,
 }
 

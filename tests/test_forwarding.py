@@ -89,14 +89,13 @@ def as_tuple(version):
 
 @pytest.fixture
 def decoders_made(monkeypatch):
-    """forwarding.enable() for this test only (other tests in this process decode); returns
-    the list of the decoders aiortc makes meanwhile."""
+    """The list of the decoders aiortc makes during the test (RTCRtpReceiver.receive restored
+    after it, as hand_over_encoded() replaces it)."""
     monkeypatch.setattr(RTCRtpReceiver, "receive", RTCRtpReceiver.receive)
     made, make = [], aiortc.rtcrtpreceiver.get_decoder
     monkeypatch.setattr(
         aiortc.rtcrtpreceiver, "get_decoder", lambda codec: made.append(codec) or make(codec)
     )
-    forwarding.enable()
     return made
 
 
@@ -105,7 +104,13 @@ def test_a_receiver_gives_what_was_sent_and_its_pli_reaches_the_sender(decoders_
     assert decoders_made == []
 
 
-async def forward_between_two_peers():
+def test_a_receiver_not_handed_over_still_decodes_in_the_same_process(decoders_made):
+    """Forwarding is a choice per receiver: step 13's server decodes while step 6's forwards."""
+    run_alone(forward_between_two_peers(hand_over=False))
+    assert {codec.name for codec in decoders_made} == {"VP8", "opus"}
+
+
+async def forward_between_two_peers(hand_over=True):
     # No ICE servers: loopback needs none, and aiortc's default would look up a public STUN server.
     sending, receiving = (RTCPeerConnection(RTCConfiguration(iceServers=[])) for _ in range(2))
     video = video_track(width=160, height=120, seconds=1)
@@ -113,13 +118,24 @@ async def forward_between_two_peers():
     video_sender = sending.addTrack(video)
     sending.addTrack(audio_track())
     arrived = {}
-    receiving.on("track", lambda track: arrived.setdefault(track.kind, track))
+
+    def on_track(track):
+        arrived.setdefault(track.kind, track)
+        (receiver,) = [t.receiver for t in receiving.getTransceivers() if t.receiver.track is track]
+        if hand_over:
+            forwarding.hand_over_encoded(receiver)
+
+    receiving.on("track", on_track)
     try:
         await sending.setLocalDescription(await sending.createOffer())
         await receiving.setRemoteDescription(sending.localDescription)
         await receiving.setLocalDescription(await receiving.createAnswer())
         await sending.setRemoteDescription(receiving.localDescription)
         first = await arrived["video"].recv()
+        if not hand_over:
+            assert isinstance(first, av.VideoFrame) and first.width == 160
+            assert isinstance(await arrived["audio"].recv(), av.AudioFrame)
+            return
         # The encoded frame itself, not a decoded picture: the same bytes the sender sent.
         assert bytes(first) in sent and first.is_keyframe
         assert forwarding.vp8_size(bytes(first)) == (160, 120)

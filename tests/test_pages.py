@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
-STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15]
+STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15]
 # The steps whose page is a video call once two have joined.
 VIDEO_STEPS = {5, 6, 9, 10, 15}
 # The controls a learner must reach on each step's page, before and after joining.
@@ -35,6 +35,16 @@ CONTROLS = {
     ],
     11: ["#name", "#room", "#join", "#leave"],
     12: ["#name", "#room", "#join", "#new-private", "#leave", "#message", "#send"],
+    13: [
+        "#name",
+        "#room",
+        "#join",
+        "#leave",
+        "#mic-toggle",
+        "#camera-toggle",
+        "#edges",
+        "#message",
+    ],
     15: ["#name", "#room", "#join", "#leave", "#passphrase", "#use-key", "#message"],
 }
 # And once two people are in the room.
@@ -43,6 +53,7 @@ JOINED_CONTROLS = {
     7: ["#candidates tbody tr:first-child"],
     11: ["#users li .call-button", "#hang-up", "#local-video", "#remote-tile video"],
     12: ["#rooms li .join-room", "#invite-link", "#copy-link"],
+    13: ["#room-video", "#local-video"],
 }
 OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
 
@@ -124,6 +135,8 @@ def test_every_page_fits_a_phone_before_and_after_joining(start_server, phone, r
         page.locator('#users li[data-peer-name="Bob"] .call-button').click()
         other.click("#accept")
         page.wait_for_function("document.querySelector('#remote-tile video').videoWidth > 0")
+    elif step == 13:  # one picture of the room, made by the server
+        page.wait_for_function("document.querySelector('#room-video').videoWidth > 0")
     elif step in VIDEO_STEPS:
         expect(page.locator(".remote-tile video")).to_have_count(1)
         page.wait_for_function("document.querySelector('.remote-tile video').videoWidth > 0")
