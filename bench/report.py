@@ -3,12 +3,15 @@
 Each generated part of the page lies between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`
 and is rewritten from the last results, with their date, machine and load average; a part
 without results stays as it is, and so does everything outside the markers (the methods, what
-the figures mean, the history of 2026-11-21).
+the figures mean, the history of 2026-11-21). The room load's chart, docs/images/room-load.svg,
+is drawn again from its results too (`room_load_chart`: an SVG written by hand, no plotting
+library).
 
     .venv/bin/python -m bench.report
 """
 
 import logging
+import math
 import re
 import statistics
 
@@ -35,7 +38,20 @@ MESSAGES = {
     "step4_fanout_4": "group fan-out, 4 members (step 4)",
     "step4_fanout_8": "group fan-out, 8 members (step 4)",
 }
-KEYS = ("newcomer_ms", "existing_ms")  # room_load's join timings
+# room_load's chart: its file, its panels, its designs' colours
+CHART = shared.ROOT / "docs" / "images" / "room-load.svg"
+CHART_TITLE = "Server CPU and each member's downlink against the room size, forwarding and mixing"
+CHART_PANELS = [  # (row key, scale, title, unit)
+    ("cpu", 100, "Server CPU", "% of one core"),
+    ("downlink_kbps", 1, "Each member's downlink (RTP payload)", "kbit/s"),
+]
+COLOURS = {"forwarding": "#1f6fb4", "mixing": "#d2561e", "decode and encode": "#7a7a7a"}
+SERVERS = {  # room_load's designs, as its text names them
+    "forwarding": "step 6's server (*forwarding*, an SFU)",
+    "mixing": "step 13's (*mixing*, an MCU)",
+    "decode and encode": "step 6 of commit 967e039 (*decode and encode*)",
+}
+PANEL = (440, 300)  # width and height of one chart, in pixels
 BEST = ("Python, 1 process", "Node reference")  # the signaling target compares their best runs
 
 
@@ -305,47 +321,135 @@ def lobby(data):
 
 
 def room_load(data):
-    rows, targets = [], []
-    header = "| members | step 6 | server CPU | per member | fps median / min "
-    header += "| newcomer's first frames, median / max ms | its first frame at the others' (ms) "
-    header += "| members' CPU | idle cores | load |"
-    by = {(r["size"], r["design"]): r for r in data["rows"]}
-    for size in dict.fromkeys(r["size"] for r in data["rows"]):
-        for design in ("forwarding", "decode and encode"):
-            if not (r := by.get((size, design))):
-                continue
-            cells = [str(size) if design == "forwarding" or (size, "forwarding") not in by else ""]
+    """bench/room_load.py's rows, by design then room size, with the chart and the targets."""
+    header = "| design | members | server CPU | fps median / min | downlink per member, kbit/s "
+    header += "| join → first frame, median / max ms | members' CPU | idle cores | load |"
+    rows = []
+    for design, by_size in designs(data["rows"]).items():
+        for index, r in enumerate(by_size):
+            cells = [design if index == 0 else "", str(r["size"])]
             if "failed" in r:
-                cells += [design, f"**failed**: {r['failed']}", *[""] * 6]
+                cells += [f"**failed**: {r['failed']}", *[""] * 5]
             else:
-                joins = [f"{r[k]['median']} / {r[k]['max']}" if r[k] else "" for k in KEYS]
-                fps = f"{r['fps_median']:.1f} / {r['fps_min']:.1f}"
-                cells += [design if r["complete"] else f"{design} (**incomplete**)"]
-                cells += [f"{r['cpu']:.0%}", f"{r['cpu_per_member']:.1%}", fps, *joins]
+                first = f"{s['median']} / {s['max']}" if (s := r["newcomer_ms"]) else ""
+                cells[1] += "" if r["complete"] else " (**incomplete**)"
+                cells += [f"{r['cpu']:.0%}", f"{r['fps_median']:.1f} / {r['fps_min']:.1f}"]
+                cells += [str(r.get("downlink_kbps", "")), first]
                 cells += [f"{r['members_cpu']:.0%}", f"{r['idle_cores']:.2f}"]
             rows.append(f"| {' | '.join(cells)} | {r['load']:.1f} |")
-        old, new = by.get((size, "decode and encode"), {}), by.get((size, "forwarding"), {})
-        if "cpu_per_member" in old and "cpu_per_member" in new:
-            ratio = new["cpu_per_member"] / old["cpu_per_member"]
-            targets.append(f"{size}: {ratio:.2f}" + ("" if ratio <= 0.25 else " (**missed**)"))
-    ten, slowest = by.get((10, "forwarding"), {}), "not measured"
-    if "fps_min" in ten:
-        slowest = f"{ten['fps_min']:.1f} fps, " + ("met" if ten["fps_min"] >= 14 else "**missed**")
+    verdicts = {True: ": met", False: ": **missed**", None: ""}
+    checks = [
+        f"- {c['target']}: {c['measured']}{verdicts[c['met']]}" for c in data.get("targets", [])
+    ]
+    command = data.get("command", ".venv/bin/python -m bench.room_load")
+    servers = " and ".join(SERVERS.get(d, d) for d in designs(data["rows"]))
     return [
-        "Step 6's server with rooms of synthetic members (aiortc peers sending VP8 at 15 fps and "
-        f"Opus), {data['seconds']:.0f} s of measurement per row, {measured(data['machine'])}; the "
-        "last column is the load as each row started. CPU is a share of one core; members' CPU is "
-        "all the members together, on the same machine, and idle cores what the machine had left "
-        "during the measurement (near 0: the figures show the machine's limit). The joins are "
-        "timed from the last member's offer: to the first frame of each other member at it, and "
-        "to its first frame at each other member.",
+        f"{servers[0].upper()}{servers[1:]} with rooms of synthetic members (aiortc peers sending "
+        "VP8 320x240 at 15 fps and Opus), "
+        f"{data['seconds']:.0f} s of measurement per row, {measured(data['machine'])}; "
+        f"`{command}`. Server CPU is a share of one core. fps: forwarding, over every video "
+        "every member receives (one per other member); mixing, the composed picture at every "
+        "member. Downlink: the RTP payload a member received, video and sound (retransmissions "
+        "included; RTP headers, SRTP and RTCP not), the median over the members. Join → first "
+        "frame: from the last member's offer to the first frame at it of each other member "
+        "(forwarding) or of the composed picture (mixing, one value). Members' CPU is all the "
+        "members together, on the same machine, and idle cores what the machine had left during "
+        "the measurement (near 0: the figures show the machine's limit); the last column is the "
+        "load as each row started.",
+        "",
+        f"![{CHART_TITLE}](images/{CHART.name})",
         "",
         *table(header, rows),
-        "",
-        "Forwarding's server CPU per member against decode and encode's, by room size (target: at "
-        f"most 0.25): {', '.join(targets) or 'not measured'}. A room of 10 with every stream at "
-        f"14 fps or more (forwarding): slowest stream {slowest}.",
+        *(["", "Targets (issue 24), as checked by the run:", "", *checks] if checks else []),
     ]
+
+
+def designs(rows):
+    """{design: its rows by room size}, the designs in the order they ran."""
+    by = {r["design"]: [] for r in rows}
+    for r in sorted(rows, key=lambda r: r["size"]):
+        by[r["design"]].append(r)
+    return by
+
+
+def room_load_chart(data):
+    """The SVG of docs/images/room-load.svg, drawn from the rows (no plotting library): server
+    CPU and each member's downlink against the room size, side by side, a line per design."""
+    rows = [r for r in data["rows"] if "failed" not in r]
+    sizes = sorted({r["size"] for r in rows})
+    if not sizes:
+        return None
+    width, height = 2 * PANEL[0], PANEL[1] + 40
+    svg = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+        f"<title>{CHART_TITLE}</title>",
+        '<rect width="100%" height="100%" fill="white"/>',
+    ]
+    x = 20
+    for design in designs(rows):  # the legend, across the top
+        colour = COLOURS.get(design, "black")
+        svg.append(
+            f'<line x1="{x}" y1="16" x2="{x + 24}" y2="16" stroke="{colour}" stroke-width="2.5"/>'
+        )
+        svg.append(f'<text x="{x + 30}" y="20">{design}</text>')
+        x += 40 + 8 * len(design)
+    for index, (key, scale, title, unit) in enumerate(CHART_PANELS):
+        lines = {
+            design: [(r["size"], r[key] * scale) for r in by_size if r.get(key) is not None]
+            for design, by_size in designs(rows).items()
+        }
+        svg += panel(index * PANEL[0], 40, (title, unit), lines, sizes)
+    return "\n".join([*svg, "</svg>", ""])
+
+
+def panel(left, top, labels, lines, sizes):
+    """One chart: `lines` is {design: [(room size, value)]}, the room sizes along the x axis;
+    `labels` are its title and the unit of its values."""
+    title, unit = labels
+    x0, x1, y0, y1 = left + 64, left + PANEL[0] - 24, top + PANEL[1] - 56, top + 28
+    steps = ticks(max((v for points in lines.values() for _, v in points), default=1))
+    first, span = sizes[0], max(sizes[-1] - sizes[0], 1)
+
+    def x(size):
+        return round(x0 + (size - first) / span * (x1 - x0) if sizes[1:] else (x0 + x1) / 2, 1)
+
+    def y(value):
+        return round(y0 - value / steps[-1] * (y0 - y1), 1)
+
+    middle = (x0 + x1) / 2
+    bold = 'text-anchor="middle" font-weight="bold"'
+    out = [f'<text x="{middle}" y="{top + 14}" {bold}>{title}</text>']
+    for step in steps:  # the value axis: grid lines and their labels
+        out.append(f'<line x1="{x0}" y1="{y(step)}" x2="{x1}" y2="{y(step)}" stroke="#ddd"/>')
+        out.append(f'<text x="{x0 - 6}" y="{y(step) + 4}" text-anchor="end">{step:g}</text>')
+    for size in sizes:
+        out.append(f'<line x1="{x(size)}" y1="{y0}" x2="{x(size)}" y2="{y0 + 4}" stroke="black"/>')
+        out.append(f'<text x="{x(size)}" y="{y0 + 18}" text-anchor="middle">{size}</text>')
+    out.append(f'<polyline points="{x0},{y1} {x0},{y0} {x1},{y0}" fill="none" stroke="black"/>')
+    out.append(f'<text x="{middle}" y="{y0 + 36}" text-anchor="middle">members in the room</text>')
+    turn = f"rotate(-90 {left + 16} {(y0 + y1) / 2})"
+    out.append(
+        f'<text x="{left + 16}" y="{(y0 + y1) / 2}" text-anchor="middle" transform="{turn}">'
+        f"{unit}</text>"
+    )
+    for design, points in lines.items():
+        if not points:
+            continue
+        colour = COLOURS.get(design, "black")
+        xy = " ".join(f"{x(size)},{y(value)}" for size, value in points)
+        out.append(f'<polyline points="{xy}" fill="none" stroke="{colour}" stroke-width="2.5"/>')
+        for size, value in points:
+            out.append(f'<circle cx="{x(size)}" cy="{y(value)}" r="3.5" fill="{colour}"/>')
+    return out
+
+
+def ticks(top):
+    """Round steps from 0 to `top` or just above: 1, 2 or 5 times a power of ten apart."""
+    top = top if top > 0 else 1
+    unit = 10 ** math.floor(math.log10(top / 5))
+    step = next(unit * factor for factor in (1, 2, 5, 10) if unit * factor * 5 >= top)
+    return [step * i for i in range(math.ceil(top / step - 1e-9) + 1)]
 
 
 def main():
@@ -369,6 +473,9 @@ def main():
         ("lobby", shared.load("lobby"), lobby),
     ):
         parts[name] = write(data) if data else None
+    if (room := shared.load("room_load")) and (chart := room_load_chart(room)):
+        CHART.write_text(chart)
+        logging.info("wrote %s", CHART.relative_to(shared.ROOT))
     for path in PAGES:
         page = path.read_text()
         for name, lines in parts.items():

@@ -96,14 +96,6 @@ function onPeerJoined(member) {
   appendLine(chatLog, `${member.name} joined.`, 'notice');
 }
 
-function onPeerLeft({id}) {
-  const peer = peers.get(id);
-  if (peer) {
-    appendLine(chatLog, `${peer.name} left.`, 'notice');
-    peers.delete(id);
-  }
-}
-
 // Asks for the microphone and, if wanted, the camera. Whatever is refused, we join anyway: a
 // connection we add no tracks to still receives, so we can watch and listen.
 async function openLocalMedia(wantCamera) {
@@ -130,8 +122,11 @@ async function openLocalMedia(wantCamera) {
 // picture and one sound, whoever comes and goes.
 async function connectToServer() {
   connection?.close(); // one from before a server restart, which the server has forgotten
+  roomVideo.srcObject = null; // and the tracks it brought
   connection = createServerConnection();
   for (const kind of ['video', 'audio']) {
+    // Without a camera (or microphone) the transceiver still receives the room's; nothing can be
+    // sent on it later, since nothing is renegotiated (toggle() says so).
     const track = localStream.getTracks().find((t) => t.kind === kind);
     connection.addTransceiver(track ?? kind, {direction: 'sendrecv', streams: [localStream]});
   }
@@ -154,6 +149,7 @@ function createServerConnection() {
 }
 
 // The room's picture and sound, as the server made them: both play in the one video element.
+// ontrack fires once for each; the second play() interrupts the first (an AbortError).
 function showRoom({track}) {
   const stream = roomVideo.srcObject ?? new MediaStream();
   stream.addTrack(track);
@@ -235,6 +231,14 @@ function sendMessage() {
   messageInput.value = '';
 }
 
+function onPeerLeft({id}) {
+  const peer = peers.get(id);
+  if (peer) {
+    appendLine(chatLog, `${peer.name} left.`, 'notice');
+    peers.delete(id);
+  }
+}
+
 // The effect is the room's, not ours: the server changes the one picture everyone receives, and
 // tells every page, so each checkbox follows whoever changed it last.
 function sendEffect(effect) {
@@ -261,6 +265,7 @@ function leave() {
   connection = null;
   showBadge(serverState, 'none');
   roomVideo.srcObject = null;
+  edgesBox.checked = false;
   peers.clear();
   stopLocalMedia();
   signaling.leave(); // the others get peer-left, and the server closes its side

@@ -33,6 +33,8 @@ log = logging.getLogger("mixer")
 WIDTH, HEIGHT, FPS = 640, 480, 15  # the composed picture
 VIDEO_BITRATE = 800_000  # bits a second, one stream for everyone
 SAMPLE_RATE, CHUNK = 48_000, 960  # 20 ms of sound at a time, as aiortc decodes Opus
+TICK = CHUNK / SAMPLE_RATE
+CATCH_UP = 5  # chunks made at once after a late tick
 CHANNELS = 2
 MOST_BUFFERED = 5  # chunks of a member's sound kept waiting; older ones go (a late sound is noise)
 BACKGROUND = (29, 35, 48)  # the pages' tile colour, where nobody's picture is
@@ -69,12 +71,13 @@ def layout(count, width=WIDTH, height=HEIGHT):
 
 
 def compose(tiles, effect, watermark):
-    """The room's picture: `tiles` is [(caption, av.VideoFrame or None)], one per member."""
+    """The room's picture: `tiles` is [(caption, picture)], one per member in layout() order,
+    each picture an RGB array of its tile's size, or None."""
     canvas = np.full((HEIGHT, WIDTH, 3), BACKGROUND, np.uint8)
     places = layout(len(tiles))
     for (_, picture), (x, y, w, h) in zip(tiles, places, strict=True):
         if picture is not None:
-            canvas[y : y + h, x : x + w] = picture.reformat(w, h, "rgb24").to_ndarray()
+            canvas[y : y + h, x : x + w] = picture
     image = Image.fromarray(canvas)
     if EFFECTS[effect] is not None:
         image = EFFECTS[effect](image)
@@ -97,21 +100,23 @@ class Encoder:
         self.codec.width, self.codec.height = WIDTH, HEIGHT
         self.codec.pix_fmt = "yuv420p"
         self.codec.bit_rate = VIDEO_BITRATE
-        self.codec.time_base = Fraction(1, FPS)
+        # Timed by the clock (RTP's video clock, 90 kHz), not by a frame count: on a busy machine
+        # fewer pictures are made, and each then gets the bits of the time it stands for.
+        self.codec.time_base = Fraction(1, 90_000)
+        self.codec.framerate = FPS
         self.codec.gop_size = 3000  # keyframes come when a page asks
         self.codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-        self.count = 0
+        self.last = -1
 
     def encode(self, image, keyframe):
         frame = av.VideoFrame.from_image(image).reformat(format="yuv420p")
-        frame.pts, self.count = self.count, self.count + 1
+        frame.pts = self.last = max(int((time.monotonic() - START) * 90_000), self.last + 1)
         if keyframe:
             frame.pict_type = av.video.frame.PictureType.I
         packets = self.codec.encode(frame)
-        clock = int((time.monotonic() - START) * 90_000)  # RTP's video clock: 90 kHz
         for packet in packets:
-            packet.pts = packet.dts = clock
-            packet.time_base = Fraction(1, 90_000)
+            packet.pts = packet.dts = frame.pts
+            packet.time_base = self.codec.time_base
         return packets
 
 
@@ -145,6 +150,22 @@ class Feed:
         self.sound = np.zeros(0, np.int16)
         self.hears = Stream("audio")
         self.readers = []
+        self.scale_cache = (None, 0, 0, None)
+
+    def scaled(self, width, height):
+        """Their latest picture as an RGB array of a tile's size, or None. Made again only when a
+        new picture came or the tile changed size (in the room's thread, its only caller)."""
+        picture = self.picture
+        if picture is None:
+            return None
+        if self.scale_cache[:3] != (picture, width, height):
+            self.scale_cache = (
+                picture,
+                width,
+                height,
+                picture.reformat(width, height, "rgb24").to_ndarray(),
+            )
+        return self.scale_cache[3]
 
     def caption(self):
         state = self.guest.state or {}
@@ -224,12 +245,12 @@ class RoomMix:
         loop = asyncio.get_running_loop()
         due = loop.time()
         while True:
-            tiles = [(feed.caption(), feed.picture) for feed in self.feeds.values()]
+            feeds = list(self.feeds.values())
             keyframe, self.keyframe_wanted = self.keyframe_wanted, False
             watermark = f"{self.room} · {datetime.now():%H:%M:%S}"
             try:
                 packets = await loop.run_in_executor(
-                    self.thread, self.make_picture, tiles, keyframe, watermark
+                    self.thread, self.make_picture, feeds, keyframe, watermark
                 )
             except Exception:
                 log.exception("room %s: composing failed", self.room)
@@ -240,22 +261,36 @@ class RoomMix:
             due = max(due + 1 / FPS, loop.time())  # late: carry on from now, do not catch up
             await asyncio.sleep(due - loop.time())
 
-    def make_picture(self, tiles, keyframe, watermark):
-        """In the room's thread: compose, then encode."""
+    def make_picture(self, feeds, keyframe, watermark):
+        """In the room's thread: scale, compose, then encode."""
+        places = layout(len(feeds))
+        tiles = [
+            (feed.caption(), feed.scaled(w, h))
+            for feed, (_, _, w, h) in zip(feeds, places, strict=True)
+        ]
         return self.encoder.encode(compose(tiles, self.effect, watermark), keyframe)
 
     async def mix_forever(self):
         loop = asyncio.get_running_loop()
         due, pts = loop.time(), 0
         while True:
-            feeds = list(self.feeds.values())
-            chunks = [feed.take_chunk().astype(np.int32) for feed in feeds]
-            everyone = sum(chunks) if chunks else 0
-            for feed, own in zip(feeds, chunks, strict=True):
-                feed.hears.push(sound_frame(everyone - own, pts))
-            pts += CHUNK
-            due = max(due + CHUNK / SAMPLE_RATE, loop.time())
+            # Late (a busy machine)? Make up the chunks missed, up to CATCH_UP; past that, skip
+            # ahead: the sound then has a gap, in step with the clock, not a growing delay.
+            missed = int((loop.time() - due) / TICK)
+            if missed > CATCH_UP:
+                due, pts = due + missed * TICK, pts + missed * CHUNK
+            while due <= loop.time():
+                self.mix_once(pts)
+                due, pts = due + TICK, pts + CHUNK
             await asyncio.sleep(due - loop.time())
+
+    def mix_once(self, pts):
+        """20 ms for everyone: the sum of every member's sound, minus each one's own."""
+        feeds = list(self.feeds.values())
+        chunks = [feed.take_chunk().astype(np.int32) for feed in feeds]
+        everyone = sum(chunks) if chunks else 0
+        for feed, own in zip(feeds, chunks, strict=True):
+            feed.hears.push(sound_frame(everyone - own, pts))
 
 
 def sound_frame(samples, pts):
