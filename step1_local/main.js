@@ -113,8 +113,11 @@ function sendData(name) {
   try {
     channel.send(input.value);
   } catch (error) {
-    // For example a message larger than the answer's a=max-message-size.
-    appendLine(log, `Could not send: ${error.message}`, 'error');
+    // For example a message larger than the other side's a=max-message-size: say how much fits.
+    const size = new TextEncoder().encode(input.value).length;
+    const fits = (name === 'A' ? connectionA : connectionB).sctp?.maxMessageSize;
+    appendLine(log, `Could not send ${size} bytes (at most ${fits} fit in one message): ` +
+      error.message, 'error');
     return;
   }
   appendLine(log, `sent: ${input.value}`, 'sent');

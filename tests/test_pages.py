@@ -3,6 +3,8 @@ red line in DevTools, which the READMEs ask learners to open), and it fits a pho
 (the workshop invites every phone on the Wi-Fi) with its controls in reach and its videos playing
 inline."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -147,3 +149,14 @@ def test_every_page_fits_a_phone_before_and_after_joining(start_server, phone, r
     videos = page.locator("video")
     for index in range(videos.count()):
         expect(videos.nth(index)).to_have_attribute("playsinline", "")
+
+
+def test_a_link_can_give_the_name_as_the_readmes_do(start_server, new_page, room):
+    """The READMEs call the tabs Ann and Bob: /?name=Ann fills the name in; without it the page
+    makes one up."""
+    server = start_server(2)
+    ann = new_page(f"{server.url}/?room={room}&name=Ann")
+    expect(ann.locator("#name")).to_have_value("Ann")
+    made_up = [new_page(f"{server.url}/?room={room}").locator("#name") for _ in range(2)]
+    expect(made_up[0]).to_have_value(re.compile(r"^[A-Z][a-z]+-\d\d$"))
+    expect(made_up[1]).to_have_value(re.compile(r"^[A-Z][a-z]+-\d\d$"))

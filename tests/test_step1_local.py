@@ -48,6 +48,29 @@ def test_messages_cross_the_data_channel_both_ways(page):
     )
 
 
+def test_a_message_too_big_for_the_other_side_says_how_much_fits(page):
+    """What fits in one message is the other side's a=max-message-size (Chromium 256 KiB; Firefox
+    1 GiB, too big to paste): one byte over is refused, and the pane says both sizes."""
+    page.click("#start")
+    expect(page.locator("#send-a")).to_be_enabled()
+    fits = page.evaluate("connectionA.sctp.maxMessageSize")
+    if fits > 10_000_000:  # Firefox: a 300 000-character message goes through whole
+        send(page, "a", "x" * 300_000)
+        expect(page.locator("#log-b li.received")).to_have_count(1)
+        assert len(page.locator("#log-b li.received").text_content()) == len("received: ") + 300_000
+        return
+    page.evaluate(
+        "size => { document.querySelector('#input-a').value = 'x'.repeat(size); }", fits + 1
+    )
+    page.click("#send-a")
+    expect(page.locator("#log-a li.error")).to_contain_text(
+        f"Could not send {fits + 1} bytes (at most {fits} fit in one message)"
+    )
+    expect(page.locator("#log-b li.received")).to_have_count(0)
+    send(page, "a", "a short one still goes")  # the channel is still open
+    expect(page.locator("#log-b")).to_contain_text("received: a short one still goes")
+
+
 def test_hang_up_closes_both_sides_and_start_works_again(page):
     page.click("#start")
     expect(page.locator("#state-a")).to_have_text("connected")

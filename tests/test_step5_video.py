@@ -135,6 +135,8 @@ def test_camera_off_and_mute_show_on_the_other_page_without_renegotiating(user):
     expect_video_from(ann, "Bob")
     expect(status(ann, "Bob")).to_have_text("")
     offers = offers_sent(bob, "Ann"), offers_sent(ann, "Bob")
+    ann.set_viewport_size({"width": 600, "height": 800})  # two tiles of about 250 px a row
+    one_line = tile(ann, "Bob").locator("figcaption").bounding_box()["height"]
 
     bob.click("#camera-toggle")
     expect(bob.locator("#camera-toggle")).to_have_text("Turn camera on")
@@ -145,6 +147,8 @@ def test_camera_off_and_mute_show_on_the_other_page_without_renegotiating(user):
     bob.click("#mic-toggle")
     expect(bob.locator("#mic-toggle")).to_have_text("Unmute microphone")
     expect(status(ann, "Bob")).to_have_text("muted · camera off")
+    # The caption stays one line (a long status is cut short), so this tile is no taller.
+    assert tile(ann, "Bob").locator("figcaption").bounding_box()["height"] <= one_line + 1
 
     bob.click("#camera-toggle")
     expect(status(ann, "Bob")).to_have_text("muted")

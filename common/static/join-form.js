@@ -27,7 +27,7 @@ function setUpJoinForm(signaling, {join, leave, log = null, roomFullHint = ''}) 
   };
   const notice = (text, kind = 'notice') => log && appendLine(log, text, kind);
 
-  nameInput.value = randomName();
+  nameInput.value = nameFromUrl();
   roomInput.value = roomFromUrl();
   showJoined('out');
   form.onsubmit = async (event) => {

@@ -11,6 +11,13 @@ function randomName() {
   return `${animal}-${Math.floor(Math.random() * 90) + 10}`;
 }
 
+// The name comes from ?name=... if the link has one (the READMEs' Ann and Bob: /?name=Ann), or is
+// made up, so that two tabs never start with the same one.
+function nameFromUrl() {
+  const name = new URLSearchParams(window.location.search).get('name')?.trim();
+  return name?.slice(0, 32) || randomName();
+}
+
 // The room comes from ?room=..., so a shared link puts people together.
 function roomFromUrl(fallback = 'demo') {
   return new URLSearchParams(window.location.search).get('room') || fallback;
