@@ -132,6 +132,7 @@ function addPeer({id, name}, polite) {
     peer.video.muted = false;
     event.target.hidden = true;
   };
+  peer.video.onclick = () => tile.classList.toggle('enlarged'); // a click enlarges, or shrinks
   peers.set(id, peer);
   tiles.append(tile);
   return peer;
@@ -371,11 +372,23 @@ function showRemoteState(peer, state) {
   const camera = state?.camera === true; // anything else is off
   peer.tile.dataset.camera = camera ? 'on' : 'off';
   peer.status.textContent = describeState({mic: state?.mic === true, camera});
+  showRemoteSharing(peer, state?.screen === true);
+}
+
+// A shared screen is text to read: its tile takes the whole width while it is shared.
+function showRemoteSharing(peer, sharing) {
+  if (sharing === (peer.tile.dataset.screen === 'on')) {
+    return; // no change (every state message says it)
+  }
+  peer.tile.dataset.screen = sharing ? 'on' : 'off';
+  peer.tile.classList.toggle('enlarged', sharing);
+  const news = sharing ? 'is sharing their screen' : 'is back to their camera';
+  appendLine(peer.log, `${peer.name} ${news}.`, 'notice');
 }
 
 function localState() {
   const on = (kind) => localStream.getTracks().some((t) => t.kind === kind && t.enabled);
-  return {mic: on('audio'), camera: on('video')};
+  return {mic: on('audio'), camera: on('video'), screen: cameraTrack !== null};
 }
 
 async function toggle(kind) {

@@ -15,6 +15,8 @@ Where the screens come from:
   (replaceTrack, ended, the preview, the tiles) runs for real in Firefox too.
 """
 
+import re
+
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
@@ -129,6 +131,19 @@ def remote_video(page, name):
     return page.locator(remote_tile_video(name))
 
 
+def tile(page, name):
+    return page.locator(f'.remote-tile[data-peer-name="{name}"]')
+
+
+def expect_enlarged(page, name, other, enlarged=True):
+    """`name`'s tile takes the whole width of the grid (twice `other`'s and more), or does not."""
+    expect(tile(page, name)).to_have_class(
+        re.compile(r"\benlarged\b" if enlarged else r"^((?!enlarged).)*$")
+    )
+    ratio = tile(page, name).bounding_box()["width"] / tile(page, other).bounding_box()["width"]
+    assert ratio > 1.5 if enlarged else abs(ratio - 1) < 0.05, (name, ratio)
+
+
 def expect_shape(page, selector, screen):
     """The <video> at `selector` plays a screen (16:9) if `screen`, else a camera (4:3)."""
     video = page.locator(selector)
@@ -188,8 +203,11 @@ def test_sharing_switches_every_tile_to_the_screen_and_back_without_an_offer(use
     expect(ann.locator("#share-toggle")).to_have_attribute("aria-pressed", "true")
     expect(ann.locator("#log")).to_contain_text("You are sharing your screen")
     expect_preview(ann, screen=True)  # what Ann sees of herself is what she sends
-    for page, _ in watchers:
+    for page, name in watchers:
         expect_sees(page, "Ann", screen=True)
+        # Told, and the screen enlarged to be read: the whole width of the grid.
+        expect(page.locator("#log")).to_contain_text("Ann is sharing their screen.")
+        expect_enlarged(page, "Ann", other="Cat" if name == "Bob" else "Bob")
     screen = sent_video(ann)
     expect_sees(ann, "Bob", screen=False)  # sharing left the others' cameras alone
     assert offers(ann, bob, cat) == before  # replaceTrack: no new offer, anywhere
@@ -203,8 +221,15 @@ def test_sharing_switches_every_tile_to_the_screen_and_back_without_an_offer(use
     expect(ann.locator("#share-toggle")).to_have_text("Share screen")
     expect(ann.locator("#log")).to_contain_text("You are back to your camera")
     expect_preview(ann, screen=False)
-    for page, _ in watchers:
+    for page, name in watchers:
         expect_sees(page, "Ann", screen=False)
+        expect(page.locator("#log")).to_contain_text("Ann is back to their camera.")
+        expect_enlarged(page, "Ann", other="Cat" if name == "Bob" else "Bob", enlarged=False)
+    # Any tile can be enlarged with a click, and shrunk with another.
+    remote_video(bob, "Cat").click()
+    expect_enlarged(bob, "Cat", other="Ann")
+    remote_video(bob, "Cat").click()
+    expect_enlarged(bob, "Cat", other="Ann", enlarged=False)
     assert offers(ann, bob, cat) == before
     assert screen.evaluate("track => track.readyState") == "ended"  # the capture is released
     expect(ann.locator("#media-error")).to_have_text("")
