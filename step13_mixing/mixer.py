@@ -196,7 +196,6 @@ class RoomMix:
         self.picture = Stream("video", self.want_keyframe)
         self.encoder = Encoder()
         self.thread = ThreadPoolExecutor(1, thread_name_prefix=f"mix-{room}")
-        self.frames = 0  # composed so far
         self.tasks = []
 
     def want_keyframe(self):
@@ -257,7 +256,6 @@ class RoomMix:
                 packets = []
             for packet in packets:
                 self.picture.push(packet)
-            self.frames += 1
             due = max(due + 1 / FPS, loop.time())  # late: carry on from now, do not catch up
             await asyncio.sleep(due - loop.time())
 
