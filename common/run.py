@@ -95,8 +95,10 @@ def shown(path):
     return os.path.relpath(path) if Path(path).is_relative_to(Path.cwd()) else str(path)
 
 
-def print_banner(folder, hint, urls, tls, pages):
+def print_banner(folder, hint, urls, tls, pages, extra=()):
     print(f"\n  {folder} is running. Open {urls[0]} {hint}", flush=True)
+    for line in extra:
+        print(f"  {line}", flush=True)
     number = folder[4 : folder.index("_")]
     work = work_root() / folder
     if pages != ROOT / folder:
@@ -127,7 +129,9 @@ def main(argv=None):
     urls = urls_to_open(args.host, port, "https" if tls else "http")
     rooms = app.extensions.get("rooms")
     hint = step.OPEN_HINT.format(capacity=rooms and rooms.capacity)
-    print_banner(folder, hint, urls, tls, app.extensions["pages"])
+    # What a step has to say besides: step 14's token and endpoints.
+    extra = app.extensions.get("banner", lambda url: [])(urls[0])
+    print_banner(folder, hint, urls, tls, app.extensions["pages"], extra)
     # A service manager's SIGTERM stops the server the way Ctrl+C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
