@@ -364,6 +364,42 @@ def room_load(data):
     ]
 
 
+def broadcast_load(data):
+    """bench/broadcast_load.py's rows: one publisher, 10 to 100 viewers, step 14's server."""
+    header = "| viewers | server CPU | CPU per viewer | fps median / min | sound packets/s "
+    header += "| join → first frame, median / max ms | viewers' CPU | idle cores | load |"
+    rows = []
+    for r in data["rows"]:
+        if "failed" in r:
+            rows.append(f"| {r['viewers']} | **failed**: {r['failed']} | | | | | | | |")
+            continue
+        first = f"{s['median']} / {s['max']}" if (s := r["first_frame_ms"]) else ""
+        complete = "" if r["complete"] else " (**incomplete**)"
+        rows.append(
+            f"| {r['viewers']}{complete} | {r['cpu']:.0%} | {r['cpu_per_viewer']:.2%} "
+            f"| {r['fps_median']:.1f} / {r['fps_min']:.1f} | {r['audio_median']:.0f} | {first} "
+            f"| {r['viewers_cpu']:.0%} | {r['idle_cores']:.2f} | {r['load']:.1f} |"
+        )
+    verdicts = {True: ": met", False: ": **missed**", None: ""}
+    checks = [f"- {c['target']}: {c['measured']}{verdicts[c['met']]}" for c in data["targets"]]
+    return [
+        "Step 14's server with one publisher (an aiortc peer sending VP8 640x480 at 15 fps and "
+        "Opus, pre-encoded) and synthetic WHEP viewers (aiortc peers in 4 processes that count "
+        f"packets, not decode them), {data['seconds']:.0f} s of measurement per row, each row "
+        f"with a fresh server, {measured(data['machine'])}; `{data['command']}`. Server CPU is a "
+        "share of one core. fps: the video frames a second each viewer received; join → first "
+        "frame: from a viewer's POST to its first video frame, the viewers joining one after the "
+        "other. Viewers' CPU is their processes together, on the same machine; idle cores what "
+        "the machine had left.",
+        "",
+        *table(header, rows),
+        "",
+        "Target (issue 25), as checked by the run:",
+        "",
+        *checks,
+    ]
+
+
 def designs(rows):
     """{design: its rows by room size}, the designs in the order they ran."""
     by = {r["design"]: [] for r in rows}
@@ -471,6 +507,7 @@ def main():
         ("room_load", shared.load("room_load"), room_load),
         ("e2ee", shared.load("e2ee_cost"), e2ee),
         ("lobby", shared.load("lobby"), lobby),
+        ("broadcast", shared.load("broadcast_load"), broadcast_load),
     ):
         parts[name] = write(data) if data else None
     if (room := shared.load("room_load")) and (chart := room_load_chart(room)):

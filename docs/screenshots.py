@@ -311,6 +311,40 @@ def step13(browser, url):
     return ann
 
 
+SHOT_TOKEN = "token-for-the-screenshots"
+
+
+def page_at(browser, url):
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(url)
+    return page
+
+
+def step14(browser, url):
+    """The publisher live, and two viewers watching: the publisher's page says 2."""
+    publisher = page_at(browser, f"{url}/?stream=live#token={SHOT_TOKEN}")
+    publisher.click("#publish")
+    expect(publisher.locator("#server-state")).to_have_text("connected")
+    for _ in range(2):
+        viewer = page_at(browser, f"{url}/watch.html?stream=live")
+        viewer.click("#watch")
+        viewer.wait_for_function(ALL_VIDEOS_PLAY)
+    expect(publisher.locator("#viewer-count")).to_have_text("2")
+    return publisher
+
+
+def step14_watch(browser, url):
+    """A viewer's page, the broadcast live."""
+    step14(browser, url)
+    viewer = page_at(browser, f"{url}/watch.html?stream=live")
+    viewer.click("#watch")
+    viewer.wait_for_function(ALL_VIDEOS_PLAY)
+    expect(viewer.locator("#broadcast-state")).to_have_text("Live")
+    return viewer
+
+
 def step15(browser, url):
     """Ann and Bob share the link's passphrase; Cat typed another: she sees nobody, and nobody
     sees her."""
@@ -346,6 +380,8 @@ SHOTS = [
     ("step11", 11, step11),
     ("step12", 12, step12),
     ("step13", 13, step13),
+    ("step14", 14, step14),
+    ("step14-watch", 14, step14_watch),
     ("step15", 15, step15),
 ]
 
@@ -370,7 +406,7 @@ def main(argv):
     # Found before sync_playwright(): looking up Playwright's own Chromium starts one of its own.
     options = browsers.launch_options("chromium", browsers.find("chromium"))
     with tempfile.TemporaryDirectory() as logs, sync_playwright() as playwright:
-        env = {10: {"RECORDINGS_DIR": logs}}
+        env = {10: {"RECORDINGS_DIR": logs}, 14: {"PUBLISH_TOKEN": SHOT_TOKEN}}
         if 7 in chosen:  # step 7's picture is a relayed call, through a coturn of its own
             turn = coturn.Coturn(Path(logs) / "turnserver.log")
             env[7] = {"TURN_URLS": turn.url(), "TURN_SECRET": coturn.SECRET}

@@ -39,6 +39,7 @@ publishForm.onsubmit = (event) => {
   publish().catch(onPublishFailed);
 };
 stopButton.onclick = stopPublishing;
+window.addEventListener('pagehide', stopPublishing); // closing the tab ends the broadcast
 micButton.onclick = () => toggle('audio');
 cameraButton.onclick = () => toggle('video');
 
@@ -68,35 +69,6 @@ async function publish() {
       'notice');
 }
 
-// The whole WHIP exchange: the offer as the body, the answer as the reply. Any status but 201
-// is a refusal, and the server says why in the reply's text.
-async function postOffer(url, offer, token) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: {'Content-Type': 'application/sdp', 'Authorization': `Bearer ${token}`},
-    body: offer,
-  });
-  const text = await response.text();
-  if (response.status !== 201) {
-    throw new Error(`The server refused (${response.status}): ${text.trim()}`);
-  }
-  // Location may be relative: it is relative to the URL we posted to.
-  return {answer: text, location: new URL(response.headers.get('Location'), response.url).href};
-}
-
-// The camera and microphone, or the screen and the microphone; whatever is refused, we go on with
-// what we have, as step 6 does.
-async function openScreen() {
-  const screen = await navigator.mediaDevices.getDisplayMedia(SCREEN);
-  // Text must stay sharp: when bandwidth is short, the encoder lowers the frame rate, not the size.
-  screen.getVideoTracks().forEach((track) => {
-    track.contentHint = 'detail';
-    track.onended = stopPublishing; // the browser's own "Stop sharing" button
-  });
-  const microphone = await openLocalMedia(false);
-  return new MediaStream([...screen.getVideoTracks(), ...microphone.getAudioTracks()]);
-}
-
 // Asks for the microphone and, if wanted, the camera. Whatever is refused, we publish anyway what
 // we have.
 async function openLocalMedia(wantCamera) {
@@ -116,6 +88,35 @@ async function openLocalMedia(wantCamera) {
   }
   mediaError.textContent = describeMissingMedia(new MediaStream(), wantCamera, firstError);
   return new MediaStream();
+}
+
+// The screen (step 9's getDisplayMedia()) instead of the camera, with the microphone: a
+// workshop's slides and the speaker's voice.
+async function openScreen() {
+  const screen = await navigator.mediaDevices.getDisplayMedia(SCREEN);
+  // Text must stay sharp: when bandwidth is short, the encoder lowers the frame rate, not the size.
+  screen.getVideoTracks().forEach((track) => {
+    track.contentHint = 'detail';
+    track.onended = stopPublishing; // the browser's own "Stop sharing" button
+  });
+  const microphone = await openLocalMedia(false);
+  return new MediaStream([...screen.getVideoTracks(), ...microphone.getAudioTracks()]);
+}
+
+// The whole WHIP exchange: the offer as the body, the answer as the reply. Any status but 201
+// is a refusal, and the server says why in the reply's text.
+async function postOffer(url, offer, token) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {'Content-Type': 'application/sdp', 'Authorization': `Bearer ${token}`},
+    body: offer,
+  });
+  const text = await response.text();
+  if (response.status !== 201) {
+    throw new Error(`The server refused (${response.status}): ${text.trim()}`);
+  }
+  // Location may be relative: it is relative to the URL we posted to.
+  return {answer: text, location: new URL(response.headers.get('Location'), response.url).href};
 }
 
 function onPublishFailed(error) {
@@ -170,7 +171,9 @@ function onServerMessage(message) {
 // DELETE on our URL ends the broadcast for every viewer; the token proves it is ours.
 function stopPublishing() {
   if (sessionUrl) {
-    fetch(sessionUrl, {method: 'DELETE', headers: {Authorization: `Bearer ${tokenInput.value}`}})
+    // keepalive: the request goes out even as the page closes.
+    const headers = {Authorization: `Bearer ${tokenInput.value.trim()}`};
+    fetch(sessionUrl, {method: 'DELETE', headers, keepalive: true})
         .catch(() => {}); // the server may be gone already; our side ends anyway
     appendLine(eventLog, 'You stopped the broadcast.', 'notice');
   }

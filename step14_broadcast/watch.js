@@ -27,6 +27,8 @@ watchForm.onsubmit = (event) => {
   watch().catch(onWatchFailed);
 };
 stopButton.onclick = stopWatching;
+// A closed tab says goodbye too, so that the publisher's count drops at once.
+window.addEventListener('pagehide', stopWatching);
 unmuteButton.onclick = () => {
   video.muted = false;
   unmuteButton.hidden = true;
@@ -134,7 +136,8 @@ function onWatchFailed(error) {
 
 function stopWatching() {
   if (sessionUrl) {
-    fetch(sessionUrl, {method: 'DELETE'}).catch(() => {}); // our side ends anyway
+    // keepalive: the request goes out even as the page closes.
+    fetch(sessionUrl, {method: 'DELETE', keepalive: true}).catch(() => {}); // we end anyway
   }
   sessionUrl = null;
   connection?.close();

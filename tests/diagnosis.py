@@ -51,6 +51,23 @@ WEBRTC_TRACE = """
       return raise.call(this, event, ...args);
     };
   };
+  // Step 14 signals with plain HTTP (WHIP, WHEP): an SDP offer POSTed with fetch(), its answer
+  // in a 201 reply. It counts as the server-peer exchange, as signaling.js's 'offer' request does.
+  let httpSignaling = false;
+  const nativeFetch = window.fetch;
+  window.fetch = async function (resource, options = {}) {
+    const headers = new Headers(options.headers);
+    if (options.method !== 'POST' || headers.get('Content-Type') !== 'application/sdp') {
+      return nativeFetch.call(this, resource, options);
+    }
+    httpSignaling = true;
+    signaling.serverPeer = true;
+    signaling.http = true;
+    signaling.sent.offer += 1;
+    const response = await nativeFetch.call(this, resource, options);
+    if (response.status === 201) signaling.received.answer += 1;
+    return response;
+  };
   // Once the page's scripts have run, before any signal can arrive (and again at the first
   // connection, for a page whose scripts are still loading).
   document.addEventListener('DOMContentLoaded', wrapSignaling);
@@ -124,7 +141,7 @@ WEBRTC_TRACE = """
   };
   window.webrtcTrace = () => ({
     name: document.querySelector('#name')?.value || document.title,
-    signaling: signalingWrapped ? signaling : null,
+    signaling: signalingWrapped || httpSignaling ? signaling : null,
     connections: traces,
   });
 })();
@@ -146,11 +163,16 @@ def diagnose(pages):
         )
     for name, pc in connections:
         if pc["errors"]:
-            return f"on {name}'s page, {pc['errors'][0]}"
+            return f"on {whose(name)}, {pc['errors'][0]}"
     up = all("connected" in pc["states"] for _, pc in connections)
     if up:
         return channels_not_open(connections)
     return first_missing_half(pages, connections)
+
+
+def whose(name):
+    """ "Ann's page", or for a page without a name box (step 14's), "the page “<its title>”"."""
+    return f"the page “{name}”" if " · " in name else f"{name}'s page"
 
 
 def first_missing_half(pages, connections):
@@ -175,7 +197,7 @@ def first_missing_half(pages, connections):
     for page in with_signaling:
         if page["name"] in offers and signaled(page, "sent", "offer") == 0:
             return (
-                f"{page['name']}'s page made an offer but never sent it: after "
+                f"{whose(page['name'])} made an offer but never sent it: after "
                 "setLocalDescription(), send {description: pc.localDescription} through signaling."
             )
     if server_peer:
@@ -187,13 +209,13 @@ def first_missing_half(pages, connections):
     for page in with_signaling:
         if signaled(page, "received", "answer") and page["name"] not in set_remote("answer"):
             return (
-                f"{page['name']}'s page received the answer but never set it: "
+                f"{whose(page['name'])} received the answer but never set it: "
                 "setRemoteDescription(description) for an answer too."
             )
     for page in with_signaling:
         if signaled(page, "received", "offer") and page["name"] not in set_remote("offer"):
             return (
-                f"{page['name']}'s page received an offer but never set it: "
+                f"{whose(page['name'])} received an offer but never set it: "
                 "setRemoteDescription(description) when a signal carries a description."
             )
     answers = made("answer")
@@ -205,14 +227,14 @@ def first_missing_half(pages, connections):
     for page in with_signaling:
         if page["name"] in answers and signaled(page, "sent", "answer") == 0:
             return (
-                f"{page['name']}'s page made an answer but never sent it: send "
+                f"{whose(page['name'])} made an answer but never sent it: send "
                 "{description: pc.localDescription} back through signaling."
             )
     for page in with_signaling:
         gathered = sum(pc["gathered"] for name, pc in connections if name == page["name"])
         if gathered and signaled(page, "sent", "candidate") == 0:
             return (
-                f"{page['name']}'s page found {gathered} ICE candidates but sent none: "
+                f"{whose(page['name'])} found {gathered} ICE candidates but sent none: "
                 "pc.onicecandidate should send each {candidate} through signaling."
             )
     for page in with_signaling:
@@ -220,7 +242,7 @@ def first_missing_half(pages, connections):
         added = sum(pc["added"] for name, pc in connections if name == page["name"])
         if received and not added:
             return (
-                f"{page['name']}'s page received {received} ICE candidates but added none: "
+                f"{whose(page['name'])} received {received} ICE candidates but added none: "
                 "addIceCandidate(candidate) when a signal carries a candidate."
             )
     if not with_signaling and made("answer"):
@@ -248,9 +270,14 @@ def server_peer_half(pages, set_remote):
     """The page offers to the server peer and sets the answer its acknowledgement carries."""
     for page in pages:
         received = page["signaling"]["received"]["answer"]
+        if received and page["name"] not in set_remote("answer") and page["signaling"].get("http"):
+            return (
+                f"{whose(page['name'])} got the server's answer, the body of the 201 reply to its "
+                "POST, but never set it: setRemoteDescription({type: 'answer', sdp: answer})."
+            )
         if received and page["name"] not in set_remote("answer"):
             return (
-                f"{page['name']}'s page got the server's answer but never set it: "
+                f"{whose(page['name'])} got the server's answer but never set it: "
                 "setRemoteDescription(answer) with the description the 'offer' request returns."
             )
     return None
@@ -260,7 +287,7 @@ def channels_not_open(connections):
     for name, pc in connections:
         if pc["channelsOpen"] == 0 and (pc["channels"] or pc["remoteChannels"]):
             return (
-                f"the connections came up, but a data channel on {name}'s page never opened: "
+                f"the connections came up, but a data channel on {whose(name)} never opened: "
                 "created on one side only, or with different negotiated ids on the two sides?"
             )
     return None

@@ -68,6 +68,13 @@ PLANTED = {
     11: PEER_TO_PEER,
     12: PEER_TO_PEER,
     13: SERVER_PEER,
+    14: [
+        (
+            "the server's answer never set",
+            "await connection.setRemoteDescription({type: 'answer', sdp: answer});",
+            "",
+        )
+    ],
     15: SERVER_PEER,
 }
 

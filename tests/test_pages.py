@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
-STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15]
+STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
 # The steps whose page is a video call once two have joined.
 VIDEO_STEPS = {5, 6, 9, 10, 15}
 # The controls a learner must reach on each step's page, before and after joining.
@@ -47,8 +47,13 @@ CONTROLS = {
         "#edges",
         "#message",
     ],
+    14: ["#stream", "#token", "#publish", "#stop", "#mic-toggle", "#camera-toggle"],
     15: ["#name", "#room", "#join", "#leave", "#passphrase", "#use-key", "#message"],
 }
+# Step 14 has two pages: the publisher's (/) and the viewer's, with controls of its own.
+WATCH_CONTROLS = ["#stream", "#watch", "#stop", "#broadcast-video"]
+# What a step's server needs to be started with: step 14's publishing token, known to the test.
+STEP_ENV = {14: {"PUBLISH_TOKEN": "test-token-for-step-14"}}
 # And once two people are in the room.
 JOINED_CONTROLS = {
     3: ["#users li button", ".chat:not([hidden]) .message", ".chat:not([hidden]) .send"],
@@ -56,6 +61,7 @@ JOINED_CONTROLS = {
     11: ["#users li .call-button", "#hang-up", "#local-video", "#remote-tile video"],
     12: ["#rooms li .join-room", "#invite-link", "#copy-link"],
     13: ["#room-video", "#local-video"],
+    14: ["#watch-link", "#local-video"],
 }
 OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
 
@@ -86,9 +92,10 @@ def phone(new_page, browser_name):
             page.remove_listener(event, listener)
 
 
-def expect_fits(page, step, joined=False):
+def expect_fits(page, step, joined=False, controls=None):
     assert page.evaluate(OVERFLOW) <= 0, f"step {step} scrolls sideways on a 360 px screen"
-    for selector in CONTROLS[step] + (JOINED_CONTROLS.get(step, []) if joined else []):
+    controls = controls or CONTROLS[step] + (JOINED_CONTROLS.get(step, []) if joined else [])
+    for selector in controls:
         control = page.locator(selector)
         expect(control).to_be_visible()
         box = control.bounding_box()
@@ -97,11 +104,12 @@ def expect_fits(page, step, joined=False):
 
 @pytest.mark.parametrize("step", STEPS)
 def test_every_page_loads_without_a_failed_request(start_server, phone, step):
-    server = start_server(step)
-    page, failures = phone(server.url + "/")
-    expect(page.locator("h1")).to_be_visible()
-    page.wait_for_load_state("networkidle")  # every request the page makes has been answered
-    assert failures == []
+    server = start_server(step, **STEP_ENV.get(step, {}))
+    for path in ("/", "/watch.html") if step == 14 else ("/",):
+        page, failures = phone(server.url + path)
+        expect(page.locator("h1")).to_be_visible()
+        page.wait_for_load_state("networkidle")  # every request the page makes is answered
+        assert failures == [], path
     # Chromium fetches the icon outside the page's own requests, so ask for it as it does: the
     # page's <link rel=icon>, and /favicon.ico for browsers that ask there anyway.
     icon = page.locator("link[rel=icon]").get_attribute("href")
@@ -113,12 +121,27 @@ def test_every_page_loads_without_a_failed_request(start_server, phone, step):
 
 @pytest.mark.parametrize("step", STEPS)
 def test_every_page_fits_a_phone_before_and_after_joining(start_server, phone, room, step):
-    server = start_server(step)
+    server = start_server(step, **STEP_ENV.get(step, {}))
     url = f"{server.url}/?room={room}"
     if step == 15:
         url += "#key=one-for-both"  # or each page makes a passphrase of its own
+    if step == 14:
+        url = f"{server.url}/?stream={room}#token={STEP_ENV[14]['PUBLISH_TOKEN']}"
     page, _ = phone(url)
     expect_fits(page, step)
+    if step == 14:  # live, and watched on another phone
+        page.click("#publish")
+        expect(page.locator("#server-state")).to_have_text("connected")
+        viewer, _ = phone(f"{server.url}/watch.html?stream={room}")
+        expect_fits(viewer, step, controls=WATCH_CONTROLS)
+        viewer.click("#watch")
+        viewer.wait_for_function("document.querySelector('#broadcast-video').videoWidth > 0")
+        expect_fits(viewer, step, controls=WATCH_CONTROLS)
+        expect_fits(page, step, joined=True)
+        expect(page.locator("#viewer-count")).to_have_text("1")
+        expect_inline(page)
+        expect_inline(viewer)
+        return
     if step == 1:
         page.click("#start")
         expect(page.locator("#state-a")).to_have_text("connected")
@@ -145,7 +168,11 @@ def test_every_page_fits_a_phone_before_and_after_joining(start_server, phone, r
     else:
         expect(page.locator("#send")).to_be_enabled()
     expect_fits(page, step, joined=True)
-    # iOS plays a video inline only with playsinline; without it, every tile goes full screen.
+    expect_inline(page)
+
+
+def expect_inline(page):
+    """iOS plays a video inline only with playsinline; without it, every tile goes full screen."""
     videos = page.locator("video")
     for index in range(videos.count()):
         expect(videos.nth(index)).to_have_attribute("playsinline", "")
