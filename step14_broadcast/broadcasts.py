@@ -96,16 +96,14 @@ class Broadcasts:
         broadcast = self.streams.setdefault(stream, Broadcast())
         if broadcast.live() or broadcast.starting:
             raise Refused(409, f"stream {stream} is live already: one publisher at a time")
-        broadcast.starting = True
+        broadcast.starting = True  # a second offer meanwhile gets 409 too
         try:
             session, answer = await self.answer(stream, offer, self.receive_published)
-        finally:
+        except BaseException:
             broadcast.starting = False
-        if sum(1 for t in session.pc.getTransceivers() if t.receiver.track) != len(
-            session.published
-        ):
-            await self.shut(session)
-            raise Refused(400, "publish at most one video and one audio track")
+            self.forget_if_unused(stream)
+            raise
+        broadcast.starting = False
         broadcast.publisher = session
         for track in session.published.values():
             track.start()  # read from now on, watched or not
@@ -142,10 +140,14 @@ class Broadcasts:
             self.tell_viewer_count(broadcast)
         else:
             return False
-        if not broadcast.live() and not broadcast.viewers and not broadcast.starting:
-            del self.streams[stream]
+        self.forget_if_unused(stream)
         await self.shut(session)
         return True
+
+    def forget_if_unused(self, stream):
+        broadcast = self.streams.get(stream)
+        if broadcast and not (broadcast.live() or broadcast.viewers or broadcast.starting):
+            del self.streams[stream]
 
     async def viewer_count(self, stream, session_id):
         broadcast = self.streams.get(stream)
@@ -166,7 +168,8 @@ class Broadcasts:
         )
         session = Session(secrets.token_urlsafe(24), stream, RTCPeerConnection(config))
         pc = session.pc
-        pc.on("track", lambda track: self.on_track(session, track))
+        if prepare == self.receive_published:  # a viewer's tracks, if it sends any, are ignored
+            pc.on("track", lambda track: self.on_track(session, track))
         pc.on("datachannel", lambda channel: self.on_channel(session, channel))
         pc.on("connectionstatechange", lambda: self.on_state(session))
         try:
@@ -191,9 +194,12 @@ class Broadcasts:
         return session, pc.localDescription.sdp
 
     def receive_published(self, session):
+        """The publisher's tracks (on_track made them `Forwarded`): one of each kind at most."""
         for transceiver in session.pc.getTransceivers():
             if transceiver.receiver.track is None:
                 raise Refused(400, "a WHIP offer sends: its media must be sendonly")
+        if len(session.pc.getTransceivers()) != len(session.published):
+            raise Refused(400, "publish at most one video and one audio track")
 
     def on_track(self, session, track):
         receiver = next(

@@ -6,7 +6,8 @@
 // server's answer and, in its Location header, the URL of our broadcast. DELETE on that URL ends
 // it. This page is a WHIP client; watch.js is the WHEP client the viewers use.
 
-// A small picture at a modest frame rate: the server sends it on to every viewer as it is.
+// A larger picture than step 6's (320x240): a viewer decodes this one video only, whatever the
+// number of viewers, and the server sends it on as it is.
 const CAMERA = {width: {ideal: 640}, height: {ideal: 480}, frameRate: {ideal: 15, max: 15}};
 const SCREEN = {video: {width: {max: 1280}, height: {max: 720}, frameRate: {max: 15}}};
 
@@ -38,8 +39,8 @@ publishForm.onsubmit = (event) => {
   event.preventDefault();
   publish().catch(onPublishFailed);
 };
-stopButton.onclick = stopPublishing;
-window.addEventListener('pagehide', stopPublishing); // closing the tab ends the broadcast
+stopButton.onclick = () => stopPublishing('You stopped the broadcast.');
+window.addEventListener('pagehide', () => stopPublishing()); // closing the tab ends it too
 micButton.onclick = () => toggle('audio');
 cameraButton.onclick = () => toggle('video');
 
@@ -97,7 +98,7 @@ async function openScreen() {
   // Text must stay sharp: when bandwidth is short, the encoder lowers the frame rate, not the size.
   screen.getVideoTracks().forEach((track) => {
     track.contentHint = 'detail';
-    track.onended = stopPublishing; // the browser's own "Stop sharing" button
+    track.onended = () => stopPublishing('You stopped sharing: the broadcast ended.');
   });
   const microphone = await openLocalMedia(false);
   return new MediaStream([...screen.getVideoTracks(), ...microphone.getAudioTracks()]);
@@ -115,18 +116,24 @@ async function postOffer(url, offer, token) {
   if (response.status !== 201) {
     throw new Error(`The server refused (${response.status}): ${text.trim()}`);
   }
+  const location = response.headers.get('Location');
+  if (!location) {
+    throw new Error('The server answered 201 without a Location: it is not a WHIP server.');
+  }
   // Location may be relative: it is relative to the URL we posted to.
-  return {answer: text, location: new URL(response.headers.get('Location'), response.url).href};
+  return {answer: text, location: new URL(location, response.url).href};
 }
 
 function onPublishFailed(error) {
   publishError.textContent = error.message;
   appendLine(eventLog, `Not published: ${error.message}`, 'error');
-  endLocally();
+  stopPublishing(); // the server may have the broadcast already: it is told to end it
 }
 
 function createServerConnection() {
-  // max-bundle: every m-line on one transport, so the candidates are gathered once.
+  // max-bundle: every m-line on one transport, so the candidates are gathered once. No ICE
+  // servers: a page and the server on one network need none (a WHIP server can name some in
+  // Link headers of its reply, for clients that connect across networks: see the README).
   const pc = new RTCPeerConnection({bundlePolicy: 'max-bundle'});
   pc.onconnectionstatechange = () => onConnectionStateChange(pc);
   watchStats(pc, statsPanels, 'Connection to the server');
@@ -169,18 +176,16 @@ function onServerMessage(message) {
 }
 
 // DELETE on our URL ends the broadcast for every viewer; the token proves it is ours.
-function stopPublishing() {
+function stopPublishing(notice = null) {
   if (sessionUrl) {
+    if (notice) {
+      appendLine(eventLog, notice, 'notice');
+    }
     // keepalive: the request goes out even as the page closes.
     const headers = {Authorization: `Bearer ${tokenInput.value.trim()}`};
     fetch(sessionUrl, {method: 'DELETE', headers, keepalive: true})
         .catch(() => {}); // the server may be gone already; our side ends anyway
-    appendLine(eventLog, 'You stopped the broadcast.', 'notice');
   }
-  endLocally();
-}
-
-function endLocally() {
   sessionUrl = null;
   connection?.close();
   connection = null;

@@ -68,7 +68,11 @@ async function postOffer(url, offer) {
   if (response.status !== 201) {
     throw new Error(`The server refused (${response.status}): ${text.trim()}`);
   }
-  return {answer: text, location: new URL(response.headers.get('Location'), response.url).href};
+  const location = response.headers.get('Location');
+  if (!location) {
+    throw new Error('The server answered 201 without a Location: it is not a WHEP server.');
+  }
+  return {answer: text, location: new URL(location, response.url).href};
 }
 
 function iceGatheringComplete(pc) {

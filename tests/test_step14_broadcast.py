@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 
 from tests import whip_client
 from tests.conftest import missing, wait_until
+from tests.test_step9_screen_share import FIREFOX_SCREEN
 from tests.test_step13_mixing import OWN_MEDIA
 
 TOKEN = "test-token-for-step-14"
@@ -125,6 +126,24 @@ def test_two_viewers_see_and_hear_what_the_publisher_sends(step14, room, new_pag
         expect_broadcast(viewer)
     expect_viewer_count(publisher, 2)
     assert publisher.evaluate("openPeerConnections().length") == 1
+
+
+@pytest.mark.browser
+def test_a_shared_screen_is_broadcast(step14, room, new_page, browser):
+    """Screen instead of Camera: the viewers get a screen's shape, 16:9 (Chromium's fake screen,
+    or FIREFOX_SCREEN), not the camera's 4:3."""
+    firefox = browser.browser_type.name == "firefox"
+    url = f"{step14.url}/?stream={room}#token={TOKEN}"
+    publisher = new_page(url, in_browser=browser, init_script=FIREFOX_SCREEN if firefox else None)
+    publisher.check("#source-screen")
+    go_live(publisher)
+    viewer = open_viewer(new_page, browser, step14, room)
+    expect_broadcast(viewer, colour=None)
+    width, height = viewer.evaluate(
+        "(() => { const v = document.querySelector('#broadcast-video');"
+        " return [v.videoWidth, v.videoHeight]; })()"
+    )
+    assert abs(width / height - 16 / 9) < 0.05, (width, height)
 
 
 @pytest.mark.browser
@@ -360,13 +379,18 @@ def test_bad_requests_get_their_status_and_a_sentence(step14, room):
         "This server forwards VP8 video and Opus audio, as it receives them; "
         "the offer has no VP8 for its video."
     )
+    two_videos = run(offer_sdp(videos=2))
+    assert post_offer(url, two_videos)[:3:2] == (
+        400,
+        "publish at most one video and one audio track\n",
+    )
     # None of those changed anything: the stream is still free to publish on.
     assert run(offer_and_delete(url)) == (201, 200)
 
 
-async def offer_sdp(codec=None):
+async def offer_sdp(codec=None, videos=1):
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    video = pc.addTransceiver("video", direction="sendonly")
+    video, *_ = [pc.addTransceiver("video", direction="sendonly") for _ in range(videos)]
     pc.addTransceiver("audio", direction="sendonly")
     if codec:
         codecs = RTCRtpSender.getCapabilities("video").codecs
