@@ -27,6 +27,7 @@ import os
 import re
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -45,15 +46,19 @@ CLOCKS = {"video": Fraction(1, 90000), "audio": Fraction(1, AUDIO_RATE)}  # VP8'
 
 class Recorder:
     """One member's media, from the moment it starts, into one WebM file: a subscriber to each of
-    that member's `Forwarded` tracks, with a queue of its own. The file starts with a keyframe."""
+    that member's `Forwarded` tracks, with a queue of its own. The file starts with a keyframe.
+
+    The file is opened, written and closed in a thread of the Recorder's own (`writer`), one call
+    after the other: a disk that stalls, or the muxer's work, never holds up the event loop that
+    forwards every room's media."""
 
     def __init__(self, path, guest):
         self.path = path
         self.started = time.monotonic()
-        self.container = av.open(str(path), "w", format="webm")
-        self.streams, self.tasks = {}, []
-        for kind, track in sorted(guest.published.items()):
-            self.streams[kind] = self.add_stream(kind, track)
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="recorder")
+        self.container, self.streams, self.tasks = None, {}, []
+        sizes = {kind: track.size for kind, track in guest.published.items()}
+        self.writer.submit(self.open, sizes)
         self.subscriptions = []
         for kind, track in guest.published.items():
             queue = asyncio.Queue()
@@ -63,14 +68,19 @@ class Recorder:
             if kind == "video":
                 track.request_keyframe()  # a file that starts with a difference decodes to nothing
 
-    def add_stream(self, kind, track):
+    def open(self, sizes):  # in the writer thread
+        self.container = av.open(str(self.path), "w", format="webm")
+        for kind, size in sorted(sizes.items()):
+            self.streams[kind] = self.add_stream(kind, size)
+
+    def add_stream(self, kind, size):
         if kind == "audio":
             stream = self.container.add_stream("libopus", rate=AUDIO_RATE)
             stream.layout = "stereo"
             return stream
         stream = self.container.add_stream("libvpx", rate=15)
         # The size the member sends now (the file follows if it changes).
-        stream.width, stream.height = track.size or (320, 240)
+        stream.width, stream.height = size or (320, 240)
         stream.pix_fmt = "yuv420p"
         return stream
 
@@ -83,18 +93,21 @@ class Recorder:
                 waiting_for_keyframe = waiting_for_keyframe and not packet.is_keyframe
                 if waiting_for_keyframe or packet.pts < offset:
                     continue
-                self.mux(kind, packet, packet.pts - offset)
+                # A copy: the packet itself is shared with the viewers' senders, which time it.
+                copy = av.Packet(bytes(packet))
+                copy.pts = copy.dts = packet.pts - offset
+                copy.time_base = packet.time_base
+                copy.is_keyframe = packet.is_keyframe
+                self.writer.submit(self.mux, kind, copy)
         except Exception:
             log.exception("recording %s of %s failed", kind, self.path.name)
 
-    def mux(self, kind, packet, pts):
-        # A copy: the packet itself is shared with the viewers' senders, which time it.
-        copy = av.Packet(bytes(packet))
-        copy.pts = copy.dts = pts
-        copy.time_base = packet.time_base
-        copy.is_keyframe = packet.is_keyframe
-        copy.stream = self.streams[kind]
-        self.container.mux(copy)
+    def mux(self, kind, packet):  # in the writer thread
+        try:
+            packet.stream = self.streams[kind]
+            self.container.mux(packet)
+        except Exception:
+            log.exception("recording %s of %s failed", kind, self.path.name)
 
     async def stop(self):
         """Ends the file; returns how many seconds it holds."""
@@ -103,8 +116,14 @@ class Recorder:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        self.container.close()
+        # After every packet submitted before it, in the same thread.
+        await asyncio.get_running_loop().run_in_executor(self.writer, self.close)
+        self.writer.shutdown(wait=False)
         return round(time.monotonic() - self.started, 1)
+
+    def close(self):  # in the writer thread
+        if self.container is not None:
+            self.container.close()
 
 
 class Recording:
@@ -112,8 +131,7 @@ class Recording:
 
     def __init__(self, by):
         self.by = by  # {id, name}
-        self.folder = RECORDINGS_DIR / secrets.token_urlsafe(12)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder = RECORDINGS_DIR / secrets.token_urlsafe(12)  # made with its first file
         self.stamp = time.strftime("%Y%m%d-%H%M%S")
         self.recorders = {}  # member id -> Recorder
         self.files = []  # {name, url, seconds} of the members who left or stopped
@@ -123,6 +141,7 @@ class Recording:
     def path_for(self, guest):
         """A file of its own for each Recorder: a member who rejoins gets a second one."""
         self.count += 1
+        self.folder.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^\w\-]", "_", guest.member.name)
         return self.folder / f"{self.stamp}-{self.count}-{name}.webm"
 
@@ -190,6 +209,8 @@ class RecordingServerPeer(ServerPeer):
             return  # stopped meanwhile
         for member_id in list(recording.recorders):
             await recording.finish(member_id)
+        if recording.folder.is_dir() and not any(recording.folder.iterdir()):
+            recording.folder.rmdir()  # nobody was recorded: no folder is left behind
         log.info("recording of room %s stopped: %d files", room, len(recording.files))
         done = {
             "type": "recording",

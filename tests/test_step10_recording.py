@@ -155,6 +155,18 @@ def test_a_member_who_has_not_seen_the_notice_is_not_recorded(step10, new_page, 
     assert [path.name for path in folder.iterdir()] == [name]
 
 
+def test_a_recording_of_nobody_leaves_no_folder(start_server, new_page, room, tmp_path):
+    """Nobody answered the notice, so nobody was recorded: the server keeps no empty folder."""
+    recordings = tmp_path / "recordings"
+    server = start_server(STEP, RECORDINGS_DIR=recordings)
+    ann, _ = in_call(new_page, server, room, ["Ann", "Bob"], init_script=HOLD_SEEN)
+    ann.click("#record")
+    expect(ann.locator("#record")).to_have_text("Stop recording")
+    ann.click("#record")
+    expect(ann.locator("#log")).to_contain_text("Not recorded (never saw the notice): Ann, Bob.")
+    assert not recordings.exists() or list(recordings.iterdir()) == []
+
+
 def test_a_member_who_joins_during_a_recording_is_told_first_then_recorded(
     step10, new_page, room, tmp_path
 ):
