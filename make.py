@@ -40,6 +40,7 @@ BENCHMARKS = [
     "file_transfer",
     "recording",
     "room_load",
+    "broadcast_load",
     "report",
 ]
 

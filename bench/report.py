@@ -264,6 +264,28 @@ def recording(data):
     ]
 
 
+def recording_stall(data):
+    """bench/recording_stall.py: the longest gap between forwarded frames, recording or not."""
+    args = data["args"]
+    rows = [
+        f"| {commit} | {v['baseline_gap_ms']:.0f} | {v['recording_gap_ms']:.0f} "
+        f"| {v['fps_recording']:.1f} |"
+        for commit, v in data["summary"].items()
+    ]
+    return [
+        f"{args['runs']} runs of each, in turn: {args['seconds']:.0f} s of call, then "
+        f"{args['cycles']} recordings of {args['hold']:.0f} s started and stopped; "
+        f"{measured(data['machine'])}; `{data['command']}`. Medians over the runs of the longest "
+        "gap between two of Ann's frames at Bob (she sends 15 a second: 67 ms apart).",
+        "",
+        *table(
+            "| step 10 as of | longest gap, no recording, ms | longest gap while recordings "
+            "start and stop, ms | frames a second, recording |",
+            rows,
+        ),
+    ]
+
+
 def e2ee(data):
     header = "| browser | run | step 6: CPU | step 15: CPU | step 15 / step 6 "
     header += "| received fps, step 6 (median / min) | step 15 | frames through the worker per s |"
@@ -504,6 +526,7 @@ def main():
         ("suite", shared.load("suite_cost"), suite),
         ("file_transfer", shared.load("file_transfer"), file_transfer),
         ("recording", shared.load("recording"), recording),
+        ("recording_stall", shared.load("recording_stall"), recording_stall),
         ("room_load", shared.load("room_load"), room_load),
         ("e2ee", shared.load("e2ee_cost"), e2ee),
         ("lobby", shared.load("lobby"), lobby),

@@ -187,3 +187,18 @@ def test_a_link_can_give_the_name_as_the_readmes_do(start_server, new_page, room
     made_up = [new_page(f"{server.url}/?room={room}").locator("#name") for _ in range(2)]
     expect(made_up[0]).to_have_value(re.compile(r"^[A-Z][a-z]+-\d\d$"))
     expect(made_up[1]).to_have_value(re.compile(r"^[A-Z][a-z]+-\d\d$"))
+
+
+def test_a_scrolled_log_fades_its_top_edge_instead_of_cutting_a_line(start_server, new_page):
+    """A log with more lines than it shows scrolls to the newest; the line cut by its top edge
+    fades out (a mask), so it reads as "more above". Scrolled back to the top, nothing fades."""
+    page = new_page(start_server(2).url + "/")
+    mask = "getComputedStyle(document.querySelector('#log')).maskImage"
+    page.evaluate("appendLine(document.querySelector('#log'), 'one line')")
+    assert page.evaluate(mask) == "none"
+    page.evaluate(
+        "for (let i = 0; i < 40; i++) appendLine(document.querySelector('#log'), `line ${i}`)"
+    )
+    assert "gradient" in page.evaluate(mask)
+    page.evaluate("document.querySelector('#log').scrollTop = 0")
+    page.wait_for_function(f"{mask} === 'none'")

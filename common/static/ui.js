@@ -30,7 +30,18 @@ function appendLine(log, text, kind = 'message') {
   line.textContent = text;
   log.append(line);
   log.scrollTop = log.scrollHeight;
+  if (!log.dataset.watched) {
+    log.dataset.watched = 'yes';
+    log.addEventListener('scroll', () => showScrolled(log));
+  }
+  showScrolled(log);
   return line;
+}
+
+// A log scrolled down fades its top edge (style.css), so that a line cut by the edge reads as
+// "more above" rather than as a broken line.
+function showScrolled(log) {
+  log.classList.toggle('scrolled', log.scrollTop > 0);
 }
 
 // JSON.parse, or null for text that is not JSON (messages from other pages are not trusted).
