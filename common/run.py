@@ -130,7 +130,7 @@ def main(argv=None):
     rooms = app.extensions.get("rooms")
     hint = step.OPEN_HINT.format(capacity=rooms and rooms.capacity)
     # What a step has to say besides: step 14's token and endpoints.
-    extra = app.extensions.get("banner", lambda url: [])(urls[0])
+    extra = app.extensions.get("banner", lambda urls: [])(urls)
     print_banner(folder, hint, urls, tls, app.extensions["pages"], extra)
     # A service manager's SIGTERM stops the server the way Ctrl+C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -8,6 +8,8 @@ nothing changes.
 """
 
 import json
+import logging
+import queue
 import re
 import secrets
 import threading
@@ -23,6 +25,9 @@ DESCRIPTION_TYPES = {"offer", "answer", "pranswer", "rollback"}
 CALL_TYPES = {"invite", "accept", "decline", "busy", "cancel", "hang-up", "in-call", "call-ended"}
 CALL_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DATA_KINDS = "data must be {description}, {candidate} or {call}"
+
+
+log = logging.getLogger("signaling")
 
 
 class SignalingError(Exception):
@@ -66,6 +71,55 @@ class TokenBucket:
             return False
         self.tokens -= 1
         return True
+
+
+class Announcements:
+    """Joins' and leaves' news (`peer-joined`, `peer-left`), sent in the order the membership
+    changed, but outside the lock that orders those changes: with REDIS_URL an emit is a round
+    trip to Redis, and no other join or leave should wait for it.
+
+    Under the membership lock a handler `queue()`s its news; after the lock, `send()` delivers
+    everything queued, in order, and returns once the news of this handler is out (a newcomer's
+    ack must not overtake their `peer-joined`: its first signal would reach pages that do not
+    know them yet). Only one thread delivers at a time; a handler that finds another delivering
+    leaves its news to it and waits for them."""
+
+    def __init__(self, deliver):
+        self.deliver = deliver  # deliver(member, event, message)
+        self.queued = queue.SimpleQueue()
+        self.sending = threading.Lock()
+
+    def queue(self, news):
+        """`news` is [(member, event, message)]; returns what send() waits for."""
+        done = threading.Event()
+        for item in news:
+            self.queued.put(item)
+        self.queued.put(done)
+        return done
+
+    def send(self, done):
+        while not done.is_set():
+            if not self.sending.acquire(blocking=False):
+                done.wait(0.01)  # another handler is delivering, ours too
+                continue
+            try:
+                self.deliver_queued()
+            finally:
+                self.sending.release()
+
+    def deliver_queued(self):
+        while True:
+            try:
+                item = self.queued.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, threading.Event):
+                item.set()  # everything queued before it is out
+                continue
+            try:
+                self.deliver(*item)
+            except Exception:  # one lost emit must not hold up the news after it
+                log.exception("could not deliver %s", item[1])
 
 
 def clean_room(value):

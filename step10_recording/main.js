@@ -170,7 +170,9 @@ async function connectToServer() {
 }
 
 function createServerConnection() {
-  // max-bundle: every m-line on one transport, so the candidates are gathered once.
+  // max-bundle: every m-line on one transport, so the candidates are gathered once. No ICE
+  // restart, unlike step 5's connections: aiortc does not implement one, so a connection to the
+  // server that fails is reported (onConnectionStateChange), and joining again makes a new one.
   const pc = new RTCPeerConnection({...peerConfiguration(iceServers), bundlePolicy: 'max-bundle'});
   pc.onconnectionstatechange = () => onConnectionStateChange(pc);
   watchStats(pc, statsPanels, 'Connection to the server');
@@ -233,7 +235,8 @@ function onServerMessage(message) {
 }
 
 // {mid, id, name} for each slot in use: the transceiver with that mid carries that member's video
-// or sound.
+// or sound. A mid names one m-line of our offer, so it finds the transceiver, whose receiver's
+// track has played that slot since the answer; now we know whose it is.
 function showSlots(slots) {
   for (const {mid, id, name} of slots) {
     const peer = peerNamed(name) ?? addPeer({id, name}); // a slot may come before peer-joined
@@ -286,8 +289,11 @@ function listRecording({name, url, seconds}) {
   recordingList.append(item);
 }
 
+// By name, not by id: the ids in 'slots' and 'state' are the server's, and after a server restart
+// signaling.js keeps, for a member who came back under a new id, the id this page knew
+// (common/static/signaling.js). A name is unique in a room and stays the same.
 function peerNamed(name) {
-  return [...peers.values()].find((peer) => peer.name === name); // names are unique in a room
+  return [...peers.values()].find((peer) => peer.name === name);
 }
 
 // `from` is {id, name}, as the server stamped it.

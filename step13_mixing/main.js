@@ -139,7 +139,9 @@ async function connectToServer() {
 }
 
 function createServerConnection() {
-  // max-bundle: every m-line on one transport, so the candidates are gathered once.
+  // max-bundle: every m-line on one transport, so the candidates are gathered once. No ICE
+  // restart, unlike step 5's connections: aiortc does not implement one, so a connection to the
+  // server that fails is reported (onConnectionStateChange), and joining again makes a new one.
   const pc = new RTCPeerConnection({...peerConfiguration(iceServers), bundlePolicy: 'max-bundle'});
   pc.onconnectionstatechange = () => onConnectionStateChange(pc);
   pc.ontrack = showRoom;

@@ -84,7 +84,7 @@ def create():
     # For instructors and tests: how many aiortc connections and asyncio tasks are alive.
     app.get("/broadcast/stats")(lambda: broadcasts.run(broadcasts.count()))
     app.extensions["broadcasts"] = broadcasts
-    app.extensions["banner"] = lambda url: banner(url, token)
+    app.extensions["banner"] = lambda urls: banner(urls, token)
     return app, None
 
 
@@ -157,11 +157,14 @@ def cors(response):
     return response
 
 
-def banner(url, token):
-    """What `make run` prints for this step: both pages and both endpoints, with the token."""
+def banner(urls, token):
+    """What `make run` prints for this step: both pages and both endpoints, with the token. The
+    publisher opens this machine's own address (a camera needs a secure context, and localhost
+    is one); viewers and other clients use its network address when it has one (HOST=0.0.0.0)."""
+    here, there = urls[0], urls[-1]
     return [
-        f"Publish: {url}#token={token}  (the token is in the link: keep it to yourself)",
-        f"Watch:   {url}watch.html?stream=live",
-        f"WHIP endpoint (OBS, GStreamer): {url}whip/live  with the bearer token {token}",
-        f"WHEP endpoint (any WHEP player): {url}whep/live",
+        f"Publish: {here}#token={token}  (the token is in the link: keep it to yourself)",
+        f"Watch:   {there}watch.html?stream=live",
+        f"WHIP endpoint (OBS, GStreamer): {there}whip/live  with the bearer token {token}",
+        f"WHEP endpoint (any WHEP player): {there}whep/live",
     ]

@@ -210,7 +210,9 @@ async function connectToServer() {
 }
 
 function createServerConnection() {
-  // max-bundle: every m-line on one transport, so the candidates are gathered once.
+  // max-bundle: every m-line on one transport, so the candidates are gathered once. No ICE
+  // restart, unlike step 5's connections: aiortc does not implement one, so a connection to the
+  // server that fails is reported (onConnectionStateChange), and joining again makes a new one.
   const pc = new RTCPeerConnection({...peerConfiguration(iceServers), bundlePolicy: 'max-bundle'});
   pc.onconnectionstatechange = () => onConnectionStateChange(pc);
   watchStats(pc, statsPanels, 'Connection to the server');
@@ -285,8 +287,11 @@ function showSlots(slots) {
   showKeyStatus();
 }
 
+// By name, not by id: the ids in 'slots' and 'state' are the server's, and after a server restart
+// signaling.js keeps, for a member who came back under a new id, the id this page knew
+// (common/static/signaling.js). A name is unique in a room and stays the same.
 function peerNamed(name) {
-  return [...peers.values()].find((peer) => peer.name === name); // names are unique in a room
+  return [...peers.values()].find((peer) => peer.name === name);
 }
 
 // `from` is {id, name}, as the server stamped it.

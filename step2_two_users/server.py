@@ -25,6 +25,7 @@ from flask import request
 from common.app import create_app
 from common.ice import ice_servers
 from common.signaling import (
+    Announcements,
     SignalingError,
     clean_name,
     clean_room,
@@ -46,9 +47,12 @@ def create():
 def relay(socketio, rooms, on_depart=None):
     """Registers join, signal and leave on `socketio`. `on_depart(member)` runs after a member
     has left (step 6 uses it). Returns a function that makes every member here leave."""
-    # Joins and leaves take turns with their announcements: whoever joins later sees everyone
-    # earlier in its ack and is never announced to them twice.
+    # Joins and leaves take turns: whoever joins later sees everyone earlier in its ack and is
+    # never announced to them twice. Their news goes out in that order, after the turn.
     membership = threading.Lock()
+    news = Announcements(
+        lambda member, event, message: rooms.deliver(socketio, member, event, message)
+    )
 
     def refuse(event, err):
         log.info("%s refused for %s: %s (%s)", event, request.sid, err.code, err.message)
@@ -61,8 +65,9 @@ def relay(socketio, rooms, on_depart=None):
             room, name = clean_room(data.get("room")), clean_name(data.get("name"))
             with membership:
                 member, peers = rooms.join(request.sid, room, name)
-                for peer in peers:
-                    rooms.deliver(socketio, peer, "peer-joined", {"id": member.id, "name": name})
+                joined = {"id": member.id, "name": name}
+                sent = news.queue([(peer, "peer-joined", joined) for peer in peers])
+            news.send(sent)
         except SignalingError as err:
             return refuse("join", err)
         log.info("%s (%s) joined %s", name, member.id, room)
@@ -97,8 +102,8 @@ def relay(socketio, rooms, on_depart=None):
     def depart(sid):
         with membership:
             member, others = rooms.leave(sid)
-            for other in others:
-                rooms.deliver(socketio, other, "peer-left", {"id": member.id})
+            sent = news.queue([(other, "peer-left", {"id": member.id}) for other in others])
+        news.send(sent)
         if member is not None:
             log.info("%s (%s) left %s", member.name, member.id, member.room)
             if on_depart:

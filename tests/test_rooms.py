@@ -1,8 +1,17 @@
 """The server's room state on its own: membership rules, cleanup and the signal rate limit."""
 
+import threading
+
 import pytest
 
-from common.signaling import Rooms, SignalingError, TokenBucket, clean_name, clean_signal_data
+from common.signaling import (
+    Announcements,
+    Rooms,
+    SignalingError,
+    TokenBucket,
+    clean_name,
+    clean_signal_data,
+)
 
 
 def test_state_is_removed_when_members_leave():
@@ -60,3 +69,32 @@ def test_token_bucket_allows_a_burst_then_the_rate():
     bucket.stamp -= 0.1  # as if 0.1 s had passed: one token back at 10 per second
     assert bucket.take() is True
     assert bucket.take() is False
+
+
+def test_news_is_queued_without_waiting_and_sent_in_order():
+    """A join's news waits for no delivery under way (step 2's lock is not held for emits), goes
+    out after the news queued before it, and its handler returns only once it is out."""
+    delivered, slow = [], threading.Event()
+
+    def deliver(member, event, message):
+        if message == "hangs":
+            slow.wait(10)  # an emit through a slow Redis
+        if message == "breaks":
+            raise ConnectionError("lost")
+        delivered.append((member, event, message))
+
+    news = Announcements(deliver)
+    first = news.queue([("ann", "peer-joined", "hangs")])
+    sending_first = threading.Thread(target=news.send, args=(first,))
+    sending_first.start()
+    second = news.queue([("bob", "peer-left", "breaks"), ("cat", "peer-left", "after")])
+    sending_second = threading.Thread(target=news.send, args=(second,))
+    sending_second.start()
+    assert not second.is_set() and delivered == []  # queued at once, sent after "hangs"
+    slow.set()
+    for thread in (sending_first, sending_second):
+        thread.join(10)
+        assert not thread.is_alive()
+    assert second.is_set()
+    # In order; the emit that failed is logged and the news after it still goes out.
+    assert delivered == [("ann", "peer-joined", "hangs"), ("cat", "peer-left", "after")]

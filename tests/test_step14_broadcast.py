@@ -435,3 +435,18 @@ def test_the_ice_servers_are_given_in_link_headers(start_server, room):
             await pc.close()
 
     run(scenario())
+
+
+def test_make_run_prints_the_token_and_both_urls(step14, start_server):
+    printed = step14.log_path.read_text()
+    assert f"Publish: {step14.url}/#token={TOKEN}" in printed
+    assert f"Watch:   {step14.url}/watch.html?stream=live" in printed
+    assert f"{step14.url}/whip/live  with the bearer token {TOKEN}" in printed
+    assert f"WHEP endpoint (any WHEP player): {step14.url}/whep/live" in printed
+    # Without PUBLISH_TOKEN, a token of its own, made at start: unguessable, and it works.
+    other = start_server(14)
+    token = other.log_path.read_text().split("#token=")[1].split()[0]
+    assert len(token) >= 16
+    url = f"{other.url}/whip/stream"
+    assert post_offer(url, "hello", token=token)[0] == 400  # past the token: not an offer
+    assert post_offer(url, "hello", token=TOKEN)[0] == 401
