@@ -49,7 +49,7 @@ async function publish() {
   mediaError.textContent = '';
   showPublishing(true);
   localStream = screenChoice.checked ? await openScreen() : await openLocalMedia(true);
-  showLocalMedia(localStream);
+  showSending();
   connection = createServerConnection();
   localStream.getTracks().forEach((track) => {
     connection.addTransceiver(track, {direction: 'sendonly', streams: [localStream]});
@@ -204,6 +204,12 @@ function showPublishing(on) {
   cameraButton.disabled = !on;
 }
 
+// Our preview, its caption and the toggles: "Turn screen off" when the picture is a screen.
+function showSending() {
+  const live = localStream.getTracks().length > 0 ? localStream : null;
+  showLocalMedia(live, {idle: 'not live', picture: screenChoice.checked ? 'screen' : 'camera'});
+}
+
 async function toggle(kind) {
   const track = localStream.getTracks().find((t) => t.kind === kind);
   if (track) {
@@ -214,12 +220,12 @@ async function toggle(kind) {
     mediaError.textContent = `No ${kind === 'video' ? 'camera' : 'microphone'} was opened when ` +
       'you went live: stop, allow it, then go live again.';
   }
-  showLocalMedia(localStream);
+  showSending();
 }
 
 function stopLocalMedia() {
   // Stopping the tracks releases the camera and microphone: the camera's light goes off.
   localStream.getTracks().forEach((track) => track.stop());
   localStream = new MediaStream();
-  showLocalMedia(null);
+  showSending();
 }

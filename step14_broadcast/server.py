@@ -36,7 +36,7 @@ from step14_broadcast.broadcasts import Broadcasts, Refused
 OFFER_MAX_BYTES = 128 * 1024
 STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 CLIENT = SimpleNamespace(id="broadcast")  # whom TURN credentials are made for (common/ice.py)
-OPEN_HINT = "to publish, and send the watch link to the viewers (any browser, plain HTTP)."
+OPEN_HINT = "to publish: the Publish link below fills in the token."
 
 log = logging.getLogger("broadcast")
 
@@ -165,6 +165,6 @@ def banner(urls, token):
     return [
         f"Publish: {here}#token={token}  (the token is in the link: keep it to yourself)",
         f"Watch:   {there}watch.html?stream=live",
-        f"WHIP endpoint (OBS, GStreamer): {there}whip/live  with the bearer token {token}",
+        f"WHIP endpoint (GStreamer; VP8 only): {there}whip/live  with the bearer token {token}",
         f"WHEP endpoint (any WHEP player): {there}whep/live",
     ]

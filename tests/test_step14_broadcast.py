@@ -137,6 +137,7 @@ def test_a_shared_screen_is_broadcast(step14, room, new_page, browser):
     publisher = new_page(url, in_browser=browser, init_script=FIREFOX_SCREEN if firefox else None)
     publisher.check("#source-screen")
     go_live(publisher)
+    expect(publisher.locator("#camera-toggle")).to_have_text("Turn screen off")
     viewer = open_viewer(new_page, browser, step14, room)
     expect_broadcast(viewer, colour=None)
     width, height = viewer.evaluate(
@@ -225,6 +226,7 @@ def test_the_publisher_page_says_why_it_was_refused(step14, room, new_page, brow
     expect(wrong.locator("#publish-error")).to_contain_text("(401)")
     expect(wrong.locator("#server-state")).to_have_text("none")
     expect(wrong.locator("#publish")).to_be_enabled()
+    expect(wrong.locator("#local-status")).to_have_text("not live")
     # Typed instead of in the link: the token the server printed.
     wrong.fill("#token", TOKEN)
     go_live(wrong)
@@ -442,6 +444,7 @@ def test_make_run_prints_the_token_and_both_urls(step14, start_server):
     assert f"Publish: {step14.url}/#token={TOKEN}" in printed
     assert f"Watch:   {step14.url}/watch.html?stream=live" in printed
     assert f"{step14.url}/whip/live  with the bearer token {TOKEN}" in printed
+    assert "the Publish link below fills in the token" in printed
     assert f"WHEP endpoint (any WHEP player): {step14.url}/whep/live" in printed
     # Without PUBLISH_TOKEN, a token of its own, made at start: unguessable, and it works.
     other = start_server(14)

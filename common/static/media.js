@@ -40,7 +40,8 @@ function describeState({mic, camera}) {
 }
 
 // Our own tile and the two toggle buttons, from the tracks of our stream (null: not joined).
-function showLocalMedia(stream) {
+// Step 14 says `idle` ('not live') for null, and `picture` 'screen' when it sends a screen.
+function showLocalMedia(stream, {idle = 'not joined', picture = 'camera'} = {}) {
   const on = (kind) => stream?.getTracks().some((t) => t.kind === kind && t.enabled) ?? false;
   const hasMic = stream?.getAudioTracks().length > 0;
   const video = document.querySelector('#local-video');
@@ -50,10 +51,14 @@ function showLocalMedia(stream) {
   }
   document.querySelector('#local-tile').dataset.camera = on('video') ? 'on' : 'off';
   document.querySelector('#local-status').textContent = stream ?
-    describeState({mic: on('audio'), camera: on('video')}) : 'not joined';
+    describeState({mic: on('audio'), camera: on('video')}) : idle;
   const [mic, camera] = ['#mic-toggle', '#camera-toggle'].map((id) => document.querySelector(id));
+  if (!stream) {
+    [mic.textContent, camera.textContent] = ['Mute microphone', `Turn ${picture} off`];
+    return; // disabled until there is something to turn off
+  }
   showToggle(mic, on('audio'), 'Mute microphone', hasMic ? 'Unmute microphone' : 'Turn microphone on');
-  showToggle(camera, on('video'), 'Turn camera off', 'Turn camera on');
+  showToggle(camera, on('video'), `Turn ${picture} off`, `Turn ${picture} on`);
 }
 
 function showToggle(button, on, whenOn, whenOff) {
