@@ -153,6 +153,8 @@ async function connectToServer() {
   // One pair of slots per other member the room can hold: the same number for every member.
   const {slots} = await signaling.request('slots');
   connection = createServerConnection();
+  // addTransceiver(), not step 5's addTrack(): a transceiver is one m-line of the offer, with a
+  // direction, and a receive-only one needs no track. The answer and 'slots' name it by its mid.
   localStream.getTracks().forEach((track) => {
     connection.addTransceiver(track, {direction: 'sendonly', streams: [localStream]});
   });

@@ -1,13 +1,15 @@
 'use strict';
 
-// The server is a WebRTC peer. Step 5's mesh held one RTCPeerConnection per other member; this
-// page holds ONE, to the server, whatever the size of the room. On it go:
+// The server is a WebRTC peer (aiortc, WebRTC written in Python). Step 5's mesh held one
+// RTCPeerConnection per other member; this page holds ONE, to the server, whatever the size of
+// the room. On it go:
 //   - our camera and microphone, once: the server passes them on to everyone else;
 //   - one data channel, 'chat': our messages and our mic/camera state go to the server, which
 //     sends them on to the others with our name, and tells us which slot shows whom;
 //   - receive-only "slots", one video and one audio transceiver per other member the room can
-//     hold. They are all in our first and only offer, so nothing is ever renegotiated: when
-//     someone joins, the server starts sending their video into a free slot.
+//     hold. They are all in our first and only offer, so nothing is ever renegotiated (a choice:
+//     no offer and answer each time someone comes or goes): when someone joins, the server
+//     starts sending their video into a free slot.
 
 // A small picture at a modest frame rate: every page decodes one video per other member (and in
 // a mesh also encodes its own once per other member), so the size is paid many times over.
@@ -150,6 +152,8 @@ async function connectToServer() {
   // One pair of slots per other member the room can hold: the same number for every member.
   const {slots} = await signaling.request('slots');
   connection = createServerConnection();
+  // addTransceiver(), not step 5's addTrack(): a transceiver is one m-line of the offer, with a
+  // direction, and a receive-only one needs no track. The answer and 'slots' name it by its mid.
   localStream.getTracks().forEach((track) => {
     connection.addTransceiver(track, {direction: 'sendonly', streams: [localStream]});
   });
