@@ -1,10 +1,10 @@
 'use strict';
 
 // Step 6's call through the server peer, recorded by the server on request. The server already
-// holds everyone's video and sound; recording asks it to write them to files too. Consent is part
-// of it: a Record button anyone may press, a notice every page shows, and the page's answer that
-// its notice is on screen. Only then does the server record this member, and when the recording
-// stops, every page lists the files.
+// holds everyone's video and sound; recording asks it to write them to files too. Nobody is
+// recorded unawares: anyone may ask, every page shows a notice, and the server records a member
+// only once their page has said that its notice is on screen. When the recording stops, every
+// page lists the files.
 
 // A small picture at a modest frame rate: every page decodes one video per other member (and in
 // a mesh also encodes its own once per other member), so the size is paid many times over.
@@ -26,7 +26,6 @@ const tiles = document.querySelector('#tiles');
 const tileTemplate = document.querySelector('#tile-template');
 const localName = document.querySelector('#local-name');
 const statsPanels = document.querySelector('#stats');
-const nameInput = document.querySelector('#name');
 const recordButton = document.querySelector('#record');
 const recordingNotice = document.querySelector('#recording-notice');
 const recordingList = document.querySelector('#recordings');
@@ -41,6 +40,7 @@ let connection = null; // our one RTCPeerConnection, to the server
 let channel = null;
 let chatReady = false; // the server has our channel (its 'ready' message)
 let recording = false; // the server records this room
+let myName = ''; // to tell our own recording request from someone else's
 
 const roomFullHint = 'The server forwards every video to every member, so rooms are capped.';
 setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint});
@@ -50,7 +50,7 @@ sendForm.onsubmit = (event) => {
 };
 micButton.onclick = () => toggle('audio');
 cameraButton.onclick = () => toggle('video');
-recordButton.onclick = toggleRecording;
+recordButton.onclick = () => askToRecord(!recording);
 
 signaling.on('peer-joined', onPeerJoined);
 signaling.on('peer-left', onPeerLeft);
@@ -73,6 +73,7 @@ async function join(room, name) {
   }
   const ack = membership.value;
   localName.textContent = `${name} (you)`;
+  myName = name;
   showLocalMedia(localStream);
   const alone = ack.peers.length === 0 ? ' You are the first one here.' : '';
   appendLine(chatLog, `You joined room ${room} as ${name}.${alone}`, 'notice');
@@ -150,31 +151,48 @@ async function connectToServer() {
   peers.forEach((peer) => {
     peer.stream = new MediaStream(); // and the tracks it brought
   });
-  // One pair of slots per other member the room can hold: the same number for every member.
   const {slots} = await signaling.request('slots');
-  connection = createServerConnection();
-  // addTransceiver(), not step 5's addTrack(): a transceiver is one m-line of the offer, with a
-  // direction, and a receive-only one needs no track. The answer and 'slots' name it by its mid.
-  localStream.getTracks().forEach((track) => {
-    connection.addTransceiver(track, {direction: 'sendonly', streams: [localStream]});
-  });
-  for (let i = 0; i < slots; i++) {
-    connection.addTransceiver('video', {direction: 'recvonly'});
-    connection.addTransceiver('audio', {direction: 'recvonly'});
-  }
-  setUpServerChannel(connection.createDataChannel('chat'));
-  await connection.setLocalDescription();
-  // aiortc takes no trickled candidates: wait until ours are all in the offer's SDP.
-  await iceGatheringComplete(connection);
-  const answer = await signaling.request('offer', {description: connection.localDescription});
-  await connection.setRemoteDescription(answer.description);
+  const pc = createServerConnection();
+  connection = pc;
+  sendOurTracks(pc);
+  addReceiveSlots(pc, slots);
+  setUpServerChannel(pc.createDataChannel('chat'));
+  await offerToServer(pc);
   updateCounts();
 }
 
+// addTransceiver(), not step 5's addTrack(): a transceiver is one m-line of the offer, with a
+// direction. Ours only send: what we receive comes in the slots.
+function sendOurTracks(pc) {
+  localStream.getTracks().forEach((track) => {
+    pc.addTransceiver(track, {direction: 'sendonly', streams: [localStream]});
+  });
+}
+
+// A slot is a pair of receive-only transceivers, one video and one audio, with no track of ours.
+// There is one per other member the room can hold (the server says how many), made before anyone
+// needs them: when someone joins, the server sends their video and sound into a free slot, and
+// names it by the transceivers' mids ('slots' message, showSlots()).
+function addReceiveSlots(pc, count) {
+  for (let i = 0; i < count; i++) {
+    pc.addTransceiver('video', {direction: 'recvonly'});
+    pc.addTransceiver('audio', {direction: 'recvonly'});
+  }
+}
+
+// Not step 5's 'signal' relay to another member: the offer goes to the server itself, as a
+// request, and its answer comes back as the acknowledgement. aiortc takes no trickled candidates,
+// so the offer waits until ours are all in its SDP.
+async function offerToServer(pc) {
+  await pc.setLocalDescription();
+  await iceGatheringComplete(pc);
+  const answer = await signaling.request('offer', {description: pc.localDescription});
+  await pc.setRemoteDescription(answer.description);
+}
+
 function createServerConnection() {
-  // max-bundle: every m-line on one transport, so the candidates are gathered once. No ICE
-  // restart, unlike step 5's connections: aiortc does not implement one, so a connection to the
-  // server that fails is reported (onConnectionStateChange), and joining again makes a new one.
+  // max-bundle: every m-line on one transport, so the candidates are gathered once. A connection
+  // to the server that fails is reported (onConnectionStateChange); joining again makes a new one.
   const pc = new RTCPeerConnection({...peerConfiguration(iceServers), bundlePolicy: 'max-bundle'});
   pc.onconnectionstatechange = () => onConnectionStateChange(pc);
   watchStats(pc, statsPanels, 'Connection to the server');
@@ -229,8 +247,10 @@ function onServerMessage(message) {
     showRemoteState(peerNamed(message.from.name) ?? addPeer(message.from), message);
   } else if (message?.type === 'slots') {
     showSlots(message.slots);
+  } else if (message?.type === 'recording' && message.on) {
+    onRecordingStarted(message);
   } else if (message?.type === 'recording') {
-    showRecording(message);
+    onRecordingStopped(message);
   } else if (message?.type === 'error') {
     appendLine(chatLog, `The server says: ${message.message}`, 'error');
   }
@@ -250,28 +270,42 @@ function showSlots(slots) {
   updateCounts();
 }
 
-// Anyone in the room may start or stop the recording; the server tells everyone.
-function toggleRecording() {
-  channel.send(JSON.stringify({type: 'record', on: !recording}));
+// The recording, as four messages on the channel to the server:
+//   1. any page asks:             {type: 'record', on: true}             (askToRecord)
+//   2. the server tells everyone: {type: 'recording', on: true, by}      (onRecordingStarted)
+//   3. each page, notice shown:   {type: 'recording-seen'}               (sayNoticeIsShown)
+//      and only from then on does the server record that member;
+//   4. anyone stops it, and the server tells everyone: {type: 'recording', on: false, by, files}.
+function askToRecord(on) {
+  channel.send(JSON.stringify({type: 'record', on}));
 }
 
-function showRecording({on, by, files = [], notRecorded = []}) {
-  showRecordingState(on);
-  const who = by?.name === nameInput.value ? 'You' : by?.name;
-  if (on) {
-    recordingNotice.textContent = `● Recording: ${who} started recording this call. The server ` +
-      'records the camera and microphone of everyone here, you included.';
-    appendLine(chatLog, `${who} started recording this call.`, 'notice');
-    // The notice is on the page: only now may the server record us.
-    channel.send(JSON.stringify({type: 'recording-seen'}));
-    return;
-  }
+function onRecordingStarted({by}) {
+  showRecordingState(true);
+  const who = nameOf(by);
+  recordingNotice.textContent = `● Recording: ${who} started recording this call. The server ` +
+    'records the camera and microphone of everyone here, you included.';
+  appendLine(chatLog, `${who} started recording this call.`, 'notice');
+  sayNoticeIsShown();
+}
+
+// The notice is on the page: only now may the server record us.
+function sayNoticeIsShown() {
+  channel.send(JSON.stringify({type: 'recording-seen'}));
+}
+
+function onRecordingStopped({by, files = [], notRecorded = []}) {
+  showRecordingState(false);
   const count = `${files.length} file${files.length === 1 ? '' : 's'}`;
-  appendLine(chatLog, `Recording stopped${who ? ` by ${who}` : ''}: ${count}.`, 'notice');
+  appendLine(chatLog, `Recording stopped${by ? ` by ${nameOf(by)}` : ''}: ${count}.`, 'notice');
   if (notRecorded.length > 0) {
     appendLine(chatLog, `Not recorded (never saw the notice): ${notRecorded.join(', ')}.`, 'notice');
   }
   files.forEach(listRecording);
+}
+
+function nameOf(member) {
+  return member.name === myName ? 'You' : member.name;
 }
 
 function showRecordingState(on) {

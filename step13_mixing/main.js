@@ -123,25 +123,31 @@ async function openLocalMedia(wantCamera) {
 async function connectToServer() {
   connection?.close(); // one from before a server restart, which the server has forgotten
   roomVideo.srcObject = null; // and the tracks it brought
-  connection = createServerConnection();
+  const pc = createServerConnection();
+  connection = pc;
   for (const kind of ['video', 'audio']) {
     // Without a camera (or microphone) the transceiver still receives the room's; nothing can be
     // sent on it later, since nothing is renegotiated (toggle() says so).
     const track = localStream.getTracks().find((t) => t.kind === kind);
-    connection.addTransceiver(track ?? kind, {direction: 'sendrecv', streams: [localStream]});
+    pc.addTransceiver(track ?? kind, {direction: 'sendrecv', streams: [localStream]});
   }
-  setUpServerChannel(connection.createDataChannel('chat'));
-  await connection.setLocalDescription();
-  // aiortc takes no trickled candidates: wait until ours are all in the offer's SDP.
-  await iceGatheringComplete(connection);
-  const answer = await signaling.request('offer', {description: connection.localDescription});
-  await connection.setRemoteDescription(answer.description);
+  setUpServerChannel(pc.createDataChannel('chat'));
+  await offerToServer(pc);
+}
+
+// Not step 5's 'signal' relay to another member: the offer goes to the server itself, as a
+// request, and its answer comes back as the acknowledgement. aiortc takes no trickled candidates,
+// so the offer waits until ours are all in its SDP.
+async function offerToServer(pc) {
+  await pc.setLocalDescription();
+  await iceGatheringComplete(pc);
+  const answer = await signaling.request('offer', {description: pc.localDescription});
+  await pc.setRemoteDescription(answer.description);
 }
 
 function createServerConnection() {
-  // max-bundle: every m-line on one transport, so the candidates are gathered once. No ICE
-  // restart, unlike step 5's connections: aiortc does not implement one, so a connection to the
-  // server that fails is reported (onConnectionStateChange), and joining again makes a new one.
+  // max-bundle: every m-line on one transport, so the candidates are gathered once. A connection
+  // to the server that fails is reported (onConnectionStateChange); joining again makes a new one.
   const pc = new RTCPeerConnection({...peerConfiguration(iceServers), bundlePolicy: 'max-bundle'});
   pc.onconnectionstatechange = () => onConnectionStateChange(pc);
   pc.ontrack = showRoom;

@@ -188,35 +188,51 @@ async function connectToServer() {
   peers.forEach((peer) => {
     peer.stream = new MediaStream(); // and the tracks it brought
   });
-  // One pair of slots per other member the room can hold: the same number for every member.
   const {slots} = await signaling.request('slots');
-  connection = createServerConnection();
-  // addTransceiver(), not step 5's addTrack(): a transceiver is one m-line of the offer, with a
-  // direction, and a receive-only one needs no track. The answer and 'slots' name it by its mid.
+  const pc = createServerConnection();
+  connection = pc;
   receivers.clear();
   decrypting.clear();
-  localStream.getTracks().forEach((track) => {
-    const transceiver =
-      connection.addTransceiver(track, {direction: 'sendonly', streams: [localStream]});
-    encryptFrames(transceiver.sender, track.kind);
-  });
-  for (let i = 0; i < slots; i++) {
-    decryptFrames(connection.addTransceiver('video', {direction: 'recvonly'}));
-    decryptFrames(connection.addTransceiver('audio', {direction: 'recvonly'}));
-  }
-  setUpServerChannel(connection.createDataChannel('chat'));
-  await connection.setLocalDescription();
-  // aiortc takes no trickled candidates: wait until ours are all in the offer's SDP.
-  await iceGatheringComplete(connection);
-  const answer = await signaling.request('offer', {description: connection.localDescription});
-  await connection.setRemoteDescription(answer.description);
+  sendOurTracks(pc);
+  addReceiveSlots(pc, slots);
+  setUpServerChannel(pc.createDataChannel('chat'));
+  await offerToServer(pc);
   updateCounts();
 }
 
+// addTransceiver(), not step 5's addTrack(): a transceiver is one m-line of the offer, with a
+// direction. Ours only send: what we receive comes in the slots.
+function sendOurTracks(pc) {
+  localStream.getTracks().forEach((track) => {
+    const transceiver = pc.addTransceiver(track, {direction: 'sendonly', streams: [localStream]});
+    encryptFrames(transceiver.sender, track.kind);
+  });
+}
+
+// A slot is a pair of receive-only transceivers, one video and one audio, with no track of ours.
+// There is one per other member the room can hold (the server says how many), made before anyone
+// needs them: when someone joins, the server sends their video and sound into a free slot, and
+// names it by the transceivers' mids ('slots' message, showSlots()).
+function addReceiveSlots(pc, count) {
+  for (let i = 0; i < count; i++) {
+    decryptFrames(pc.addTransceiver('video', {direction: 'recvonly'}));
+    decryptFrames(pc.addTransceiver('audio', {direction: 'recvonly'}));
+  }
+}
+
+// Not step 5's 'signal' relay to another member: the offer goes to the server itself, as a
+// request, and its answer comes back as the acknowledgement. aiortc takes no trickled candidates,
+// so the offer waits until ours are all in its SDP.
+async function offerToServer(pc) {
+  await pc.setLocalDescription();
+  await iceGatheringComplete(pc);
+  const answer = await signaling.request('offer', {description: pc.localDescription});
+  await pc.setRemoteDescription(answer.description);
+}
+
 function createServerConnection() {
-  // max-bundle: every m-line on one transport, so the candidates are gathered once. No ICE
-  // restart, unlike step 5's connections: aiortc does not implement one, so a connection to the
-  // server that fails is reported (onConnectionStateChange), and joining again makes a new one.
+  // max-bundle: every m-line on one transport, so the candidates are gathered once. A connection
+  // to the server that fails is reported (onConnectionStateChange); joining again makes a new one.
   const pc = new RTCPeerConnection({...peerConfiguration(iceServers), bundlePolicy: 'max-bundle'});
   pc.onconnectionstatechange = () => onConnectionStateChange(pc);
   watchStats(pc, statsPanels, 'Connection to the server');

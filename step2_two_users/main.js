@@ -1,8 +1,11 @@
 'use strict';
 
-// Two browsers, one RTCPeerConnection between them. The signaling server (socket.io) carries the
-// offer, the answer and the ICE candidates; once the connection is up, chat messages go peer to
-// peer over the data channel and the server never sees them.
+// Step 1's call, split across two browsers: each page now holds one end, one RTCPeerConnection.
+// What step 1 handed from one connection to the other by hand (the offer, the answer and the ICE
+// candidates) now travels as 'signal' messages through a signaling server (socket.io, server.py):
+// sendSignal() out, onSignal() in. Once the connection is up, chat messages go peer to peer over
+// the data channel and the server never sees them. (Step 1's SDP and candidate boxes are gone: the
+// signals show in the developer tools, Network → socket.io → Messages.)
 
 const chatLog = document.querySelector('#log');
 const peerLabel = document.querySelector('#peer-name');
@@ -55,7 +58,7 @@ function onPeerJoined(member) {
 }
 
 function addPeer({id, name}) {
-  const peer = {id, name, connection: null, channel: null, caller: false};
+  const peer = {id, name, connection: null, channel: null};
   // Where this page shows what happens with this peer: one log and one badge, in this step.
   peer.log = chatLog;
   peer.badge = connectionState;
@@ -65,7 +68,6 @@ function addPeer({id, name}) {
 }
 
 function call(peer) {
-  peer.caller = true;
   peer.connection ??= createConnection(peer); // its data channel fires negotiationneeded
 }
 
@@ -77,7 +79,6 @@ function createConnection(peer) {
   // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
   // one side announcing it to the other: it is there as soon as the connection is.
   setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
-  superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUp(peer)});
   watchStats(pc, statsPanels, peer.name);
   showBadge(peer.badge, pc.connectionState);
   return pc;
@@ -142,25 +143,6 @@ function onConnectionStateChange(peer) {
   if (state === 'connected') {
     appendLine(peer.log, `Connected peer to peer with ${peer.name}.`, 'notice');
   }
-}
-
-// ICE restart: the same connection gathers candidates again and checks every pair afresh, with
-// new ICE credentials. restartIce() fires negotiationneeded, so negotiate() sends the new offer,
-// which the other side answers as usual. Only the caller restarts, or two offers would cross.
-function restartIce(peer) {
-  if (!peer.caller) {
-    appendLine(peer.log, `No connection yet: waiting for ${peer.name} to restart ICE…`, 'notice');
-    return;
-  }
-  appendLine(peer.log, `No connection to ${peer.name} yet: restarting ICE…`, 'notice');
-  peer.connection.restartIce();
-}
-
-function giveUp(peer) {
-  const what = `Could not connect to ${peer.name}, even after an ICE restart.`;
-  appendLine(peer.log, `${what} ${iceFailureAdvice(iceServers)}`, 'error');
-  hangUp(peer);
-  showBadge(peer.badge, 'failed');
 }
 
 function setUpChannel(peer, channel) {

@@ -114,7 +114,6 @@ function createConnection(peer) {
   // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
   // one side announcing it to the other: it is there as soon as the connection is.
   setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
-  superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUp(peer)});
   watchStats(pc, statsPanels, peer.name);
   showBadge(peer.badge, pc.connectionState);
   return pc;
@@ -212,21 +211,6 @@ function onConnectionStateChange(peer) {
   if (state === 'connected') {
     appendLine(peer.log, `Connected peer to peer with ${peer.name}.`, 'notice');
   }
-}
-
-// ICE restart: the same connection gathers candidates again and checks every pair afresh, with
-// new ICE credentials. restartIce() fires negotiationneeded, so negotiate() sends the new offer;
-// if both sides restart at once, perfect negotiation settles the two offers like any others.
-function restartIce(peer) {
-  appendLine(peer.log, `No connection to ${peer.name} yet: restarting ICE…`, 'notice');
-  peer.connection.restartIce();
-}
-
-function giveUp(peer) {
-  const what = `Could not connect to ${peer.name}, even after an ICE restart.`;
-  appendLine(peer.log, `${what} ${iceFailureAdvice(iceServers)}`, 'error');
-  hangUp(peer);
-  showBadge(peer.badge, 'failed');
 }
 
 function setUpChannel(peer, channel) {

@@ -3,7 +3,8 @@
 // Step 2's call, across networks. The signaling server now hands out ICE servers: STUN, to learn
 // the address a NAT gives us, and TURN, to relay when no direct path exists, with credentials of
 // our own. The page shows every candidate as ICE finds it and the pair it chose, and can allow
-// relayed candidates only.
+// relayed candidates only. A connection that finds no path gets an ICE restart, then is given up,
+// with advice on what to check.
 
 const chatLog = document.querySelector('#log');
 const peerLabel = document.querySelector('#peer-name');

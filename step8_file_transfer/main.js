@@ -66,7 +66,7 @@ function onPeerJoined(member) {
 }
 
 function addPeer({id, name}) {
-  const peer = {id, name, connection: null, channel: null, caller: false};
+  const peer = {id, name, connection: null, channel: null};
   // The files channel, the file coming in, and the files going out, one after another.
   Object.assign(peer, {files: null, incoming: null, outgoing: null, queue: Promise.resolve()});
   // Where this page shows what happens with this peer: one log and one badge, in this step.
@@ -78,7 +78,6 @@ function addPeer({id, name}) {
 }
 
 function call(peer) {
-  peer.caller = true;
   peer.connection ??= createConnection(peer); // its data channel fires negotiationneeded
 }
 
@@ -92,7 +91,6 @@ function createConnection(peer) {
   setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
   // Files get a channel of their own, so a long transfer never holds up a chat message.
   setUpFileChannel(peer, pc.createDataChannel('files', {negotiated: true, id: 1}));
-  superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUp(peer)});
   watchStats(pc, statsPanels, peer.name);
   showBadge(peer.badge, pc.connectionState);
   return pc;
@@ -157,25 +155,6 @@ function onConnectionStateChange(peer) {
   if (state === 'connected') {
     appendLine(peer.log, `Connected peer to peer with ${peer.name}.`, 'notice');
   }
-}
-
-// ICE restart: the same connection gathers candidates again and checks every pair afresh, with
-// new ICE credentials. restartIce() fires negotiationneeded, so negotiate() sends the new offer,
-// which the other side answers as usual. Only the caller restarts, or two offers would cross.
-function restartIce(peer) {
-  if (!peer.caller) {
-    appendLine(peer.log, `No connection yet: waiting for ${peer.name} to restart ICE…`, 'notice');
-    return;
-  }
-  appendLine(peer.log, `No connection to ${peer.name} yet: restarting ICE…`, 'notice');
-  peer.connection.restartIce();
-}
-
-function giveUp(peer) {
-  const what = `Could not connect to ${peer.name}, even after an ICE restart.`;
-  appendLine(peer.log, `${what} ${iceFailureAdvice(iceServers)}`, 'error');
-  hangUp(peer);
-  showBadge(peer.badge, 'failed');
 }
 
 function setUpChannel(peer, channel) {

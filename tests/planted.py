@@ -38,7 +38,7 @@ PEER_TO_PEER = [
 SERVER_PEER = [
     (
         "the server's answer never set",
-        "await connection.setRemoteDescription(answer.description);",
+        "await pc.setRemoteDescription(answer.description);",
         "",
     )
 ]

@@ -159,7 +159,7 @@ def test_wrong_credentials_fail_with_a_clear_message(turn_server, start_server, 
 
 
 @pytest.mark.browser
-def test_relay_only_without_a_turn_server_says_which_setting_to_change(
+def test_relay_only_without_a_turn_server_restarts_ice_then_says_which_setting_to_change(
     start_server, new_page, room
 ):
     server = start_server(STEP)  # no STUN_URLS or TURN_URLS: no relay to be had
@@ -167,13 +167,23 @@ def test_relay_only_without_a_turn_server_says_which_setting_to_change(
         join(new_page, server, room, name, relay_only=True, extra="&iceTimeout=1000")
         for name in ("Ann", "Bob")
     ]
+    ann, bob = pages
+    # ICE has no candidate at all, so it can never connect. Bob made the offer, so Bob restarts
+    # ICE; Ann says she waits for it.
+    expect(bob.locator("#log")).to_contain_text("No connection to Ann yet: restarting ICE…")
+    expect(ann.locator("#log")).to_contain_text("waiting for Bob to restart ICE")
     for page, other in zip(pages, ("Bob", "Ann"), strict=True):
         failure = page.locator("#log li.error", has_text=f"Could not connect to {other}")
+        expect(failure).to_contain_text("even after an ICE restart")
         expect(failure).to_contain_text(
             'relayed candidates only (the "Relayed candidates only" box)'
         )
         expect(failure).to_contain_text("make turn")
         expect(failure).not_to_contain_text("?relay=1")
+        expect(page.locator("#connection-state")).to_have_text("failed")
+        # The other member is still in the room, and still shown as the peer.
+        expect(page.locator("#peer-name")).to_have_text(other)
+        assert page.evaluate("openPeerConnections().length") == 0
 
 
 @pytest.mark.browser

@@ -1,8 +1,9 @@
 'use strict';
 
-// ICE plumbing shared by steps 2 to 12: the RTCConfiguration, and the timer that decides when a
-// connection needs an ICE restart. What a restart *is* is taught in step 2 (restartIce in its
-// main.js); this only says when to call it.
+// ICE plumbing: the RTCConfiguration of every connection the pages make, and, for step
+// 7, the timer that decides when a connection needs an ICE restart and what to say when even that
+// fails. What a restart *is* is taught in step 7 (restartIce in its main.js); this only says when
+// to call it.
 //
 // A connection that fails, or does not come up within ?iceTimeout=MS (15 s by default), gets one
 // restart; if it still does not come up, the page gives up on it.
