@@ -47,6 +47,7 @@ sendForm.onsubmit = (event) => {
   event.preventDefault();
   sendMessage();
 };
+setInterval(updateCounts, 500);
 privateButton.onclick = createPrivateRoom;
 copyButton.onclick = copyInviteLink;
 
@@ -85,7 +86,6 @@ function onJoined(ack) {
   }
   ack.peers.map((member) => addPeer(member, false)).forEach(call);
   updateUsersHint();
-  updateCounts();
 }
 
 // Someone came in after us: we are the polite side with them, and they call us.
@@ -108,13 +108,11 @@ function addPeer({id, name}, polite) {
   peers.set(id, peer);
   userList.append(item);
   usersHint.hidden = true;
-  updateCounts();
   return peer;
 }
 
 function call(peer) {
   peer.connection ??= createConnection(peer); // its data channel fires negotiationneeded
-  updateCounts();
 }
 
 function createConnection(peer) {
@@ -170,7 +168,8 @@ async function onSignal({from, data}) {
 // Either way exactly one offer wins, and the two sides keep one connection.
 async function onDescription(peer, description) {
   const pc = peer.connection;
-  // While an answer is being applied we are about to be stable again, so an offer is fine.
+  // While an answer is being applied we are about to be stable again, so an offer is fine (the
+  // specification's example calls this flag isSettingRemoteAnswerPending).
   const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
   const collision = description.type === 'offer' && (peer.makingOffer || !stable);
   peer.ignoreOffer = collision && !peer.polite;
@@ -228,9 +227,9 @@ function setUpChannel(peer, channel) {
   peer.channel = channel;
   channel.onopen = () => {
     appendLine(peer.log, `Data channel to ${peer.name} is open.`, 'notice');
-    updateCounts();
+    updateChat();
   };
-  channel.onclose = updateCounts;
+  channel.onclose = updateChat;
   channel.onmessage = (event) => receiveMessage(peer, event.data);
 }
 
@@ -269,7 +268,6 @@ function removePeer(peer) {
   peers.delete(peer.id);
   peer.item.remove();
   updateUsersHint();
-  updateCounts();
 }
 
 function hangUp(peer) {
@@ -278,7 +276,7 @@ function hangUp(peer) {
   peer.channel = null;
   peer.connection = null;
   showBadge(peer.badge, 'closed');
-  updateCounts();
+  updateChat();
 }
 
 function leave() {
@@ -288,7 +286,6 @@ function leave() {
   me.textContent = '';
   peers.forEach(removePeer);
   usersHint.textContent = 'Join a room to see who is in it.';
-  updateCounts();
   signaling.leave(); // the others get peer-left
 }
 
@@ -297,7 +294,8 @@ function updateUsersHint() {
   usersHint.hidden = peers.size > 0;
 }
 
-// The lesson in numbers: n-1 connections on this page, n(n-1)/2 in the room.
+// The lesson in numbers: n-1 connections on this page, n(n-1)/2 in the room. A display, so it is
+// simply refreshed twice a second (like the stats panel), not from every place that changes them.
 function updateCounts() {
   connectionCount.textContent = [...peers.values()].filter((peer) => peer.connection).length;
   channelCount.textContent = openChannels().length;
@@ -306,7 +304,6 @@ function updateCounts() {
     `${people} in the room: ${people - 1} ${people === 2 ? 'connection' : 'connections'} per ` +
       `person, ${(people * (people - 1)) / 2} in the whole mesh.` :
     'Join a room to see the mesh.';
-  updateChat();
 }
 
 function updateChat() {

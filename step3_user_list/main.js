@@ -19,7 +19,8 @@ const signaling = new Signaling();
 // The other members of the room, by member id: {id, name, connection, channel, ...}.
 const peers = new Map();
 let iceServers = [];
-let openPeer = null; // the peer whose chat is on screen
+// The private chat panes, one per person: only the page (common/static/private-chats.js).
+const chats = new PrivateChats({area: chatArea, hint: chatHint, template: chatTemplate});
 
 setUpJoinForm(signaling, {join, leave});
 
@@ -40,7 +41,8 @@ async function join(room, name) {
 function onJoined(ack) {
   iceServers = ack.iceServers;
   // Listed, not called: nobody connects until one of two wants to talk. They were here before us,
-  // so we are the impolite side of any connection with them (see onDescription).
+  // so we are the impolite side of any connection with them (see onDescription): any rule would
+  // do, as long as both sides of a pair agree on it, and both know who came first.
   ack.peers.forEach((member) => addPeer(member, false));
   updateUsersHint();
 }
@@ -53,52 +55,25 @@ function onPeerJoined(member) {
 // A list entry, and a private chat pane that stays hidden until it is opened. No connection yet.
 function addPeer({id, name}, polite) {
   const item = userTemplate.content.firstElementChild.cloneNode(true);
-  const chat = chatTemplate.content.firstElementChild.cloneNode(true);
   const peer = {
     id, name, polite, connection: null, channel: null,
     makingOffer: false, ignoreOffer: false, applyingAnswer: false, // see onDescription()
     item, badge: item.querySelector('.connection-state'), // where this page shows the peer
-    chat, log: chat.querySelector('.log'), unread: 0,
   };
+  Object.assign(peer, chats.add(peer, () => sendMessage(peer))); // its log and its input
   item.dataset.peerName = name;
   item.querySelector('.name').textContent = name;
   item.querySelector('button').onclick = () => openChat(peer);
-  chat.dataset.peerName = name;
-  chat.querySelector('.title').textContent = `Chat with ${name}`;
-  chat.querySelector('form').onsubmit = (event) => {
-    event.preventDefault();
-    sendMessage(peer);
-  };
   peers.set(id, peer);
   userList.append(item);
-  chatArea.append(chat);
   usersHint.hidden = true;
   return peer;
 }
 
+// A click on someone opens your chat with them, and connects if nobody has yet.
 function openChat(peer) {
-  closeChat();
-  openPeer = peer;
-  peer.item.setAttribute('aria-current', 'true');
-  peer.chat.hidden = false;
-  chatHint.hidden = true;
-  peer.unread = 0;
-  showUnread(peer);
+  chats.show(peer);
   call(peer);
-  peer.chat.querySelector('.message').focus();
-}
-
-function closeChat() {
-  if (!openPeer) {
-    return;
-  }
-  openPeer.item.removeAttribute('aria-current');
-  openPeer.chat.hidden = true;
-  if (!peers.has(openPeer.id)) {
-    openPeer.chat.remove(); // they left; we kept their chat on screen until now
-  }
-  openPeer = null;
-  chatHint.hidden = false;
 }
 
 // The first click on someone makes the connection; its data channel fires negotiationneeded.
@@ -159,7 +134,8 @@ async function onSignal({from, data}) {
 // Either way exactly one offer wins, and the two sides keep one connection.
 async function onDescription(peer, description) {
   const pc = peer.connection;
-  // While an answer is being applied we are about to be stable again, so an offer is fine.
+  // While an answer is being applied we are about to be stable again, so an offer is fine (the
+  // specification's example calls this flag isSettingRemoteAnswerPending).
   const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
   const collision = description.type === 'offer' && (peer.makingOffer || !stable);
   peer.ignoreOffer = collision && !peer.polite;
@@ -222,22 +198,18 @@ function setUpChannel(peer, channel) {
 
 function receiveMessage(peer, text) {
   appendLine(peer.log, `${peer.name}: ${text}`, 'received');
-  if (peer !== openPeer) {
-    peer.unread += 1;
-    showUnread(peer);
-  }
+  chats.received(peer); // counted as unread if their chat is not the one open
 }
 
 // The text goes out on this peer's channel only: a private chat.
 function sendMessage(peer) {
-  const input = peer.chat.querySelector('.message');
-  const text = messageToSend(input, peer.log);
+  const text = messageToSend(peer.input, peer.log);
   if (!text || peer.channel?.readyState !== 'open') {
     return;
   }
   peer.channel.send(text);
   appendLine(peer.log, `You: ${text}`, 'sent');
-  input.value = '';
+  peer.input.value = '';
 }
 
 function onPeerLeft({id}) {
@@ -252,9 +224,7 @@ function removePeer(peer) {
   hangUp(peer);
   peers.delete(peer.id);
   peer.item.remove();
-  if (peer !== openPeer) {
-    peer.chat.remove(); // nobody is reading it; an open chat stays until you pick another
-  }
+  chats.remove(peer); // an open chat stays on screen until you pick another
   updateUsersHint();
 }
 
@@ -269,7 +239,7 @@ function hangUp(peer) {
 
 function leave() {
   me.textContent = '';
-  closeChat();
+  chats.hide();
   peers.forEach(removePeer);
   usersHint.textContent = 'Join a room to see who is in it.';
   signaling.leave(); // the others get peer-left
@@ -280,19 +250,7 @@ function updateUsersHint() {
   usersHint.hidden = peers.size > 0;
 }
 
-function showUnread(peer) {
-  const badge = peer.item.querySelector('.unread');
-  badge.textContent = peer.unread;
-  badge.hidden = peer.unread === 0;
-}
-
 // The private chat is usable while this peer's channel is open.
 function updateChat(peer) {
-  const open = peer.channel?.readyState === 'open';
-  const input = peer.chat.querySelector('.message');
-  input.disabled = !open;
-  peer.chat.querySelector('.send').disabled = !open;
-  if (open && peer === openPeer) {
-    input.focus();
-  }
+  chats.setUsable(peer, peer.channel?.readyState === 'open');
 }

@@ -201,7 +201,8 @@ async function onSignal({from, data}) {
 // Either way exactly one offer wins, and the two sides keep one connection.
 async function onDescription(peer, description) {
   const pc = peer.connection;
-  // While an answer is being applied we are about to be stable again, so an offer is fine.
+  // While an answer is being applied we are about to be stable again, so an offer is fine (the
+  // specification's example calls this flag isSettingRemoteAnswerPending).
   const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
   const collision = description.type === 'offer' && (peer.makingOffer || !stable);
   peer.ignoreOffer = collision && !peer.polite;
