@@ -46,10 +46,6 @@ sendForm.onsubmit = (event) => {
 micButton.onclick = () => toggle('audio');
 cameraButton.onclick = () => toggle('video');
 edgesBox.onchange = () => sendEffect(edgesBox.checked ? 'edges' : 'none');
-unmuteButton.onclick = () => {
-  roomVideo.muted = false;
-  unmuteButton.hidden = true;
-};
 
 signaling.on('peer-joined', onPeerJoined);
 signaling.on('peer-left', onPeerLeft);
@@ -163,15 +159,7 @@ function showRoom({track}) {
   stream.addTrack(track);
   // Setting srcObject again makes the element take up a track added after it started playing.
   roomVideo.srcObject = stream;
-  // The sound is the others' voices, so the autoplay policy applies. Browsers let it play
-  // because the user clicked Join; should one refuse, we play muted and offer a button.
-  roomVideo.play().catch((error) => {
-    if (error.name === 'NotAllowedError') {
-      roomVideo.muted = true;
-      unmuteButton.hidden = false;
-      roomVideo.play();
-    } // else AbortError: a newer srcObject replaced this one and plays instead
-  });
+  playWithSound(roomVideo, unmuteButton); // common/static/media.js
 }
 
 function iceGatheringComplete(pc) {

@@ -128,10 +128,6 @@ function addPeer({id, name}, polite) {
   };
   tile.dataset.peerName = name;
   tile.querySelector('.tile-name').textContent = name;
-  tile.querySelector('.unmute').onclick = (event) => {
-    peer.video.muted = false;
-    event.target.hidden = true;
-  };
   peer.video.onclick = () => tile.classList.toggle('enlarged'); // a click enlarges, or shrinks
   peers.set(id, peer);
   tiles.append(tile);
@@ -330,19 +326,7 @@ function showRemoteTrack(peer, track) {
   peer.stream.addTrack(track);
   // Setting srcObject again makes the element take up a track added after it started playing.
   peer.video.srcObject = peer.stream;
-  playRemote(peer);
-}
-
-// Remote videos have sound, so the autoplay policy applies. Browsers let them play because the
-// user clicked Join on this page; should one refuse, we play muted and offer a button to unmute.
-function playRemote(peer) {
-  peer.video.play().catch((error) => {
-    if (error.name === 'NotAllowedError') {
-      peer.video.muted = true;
-      peer.tile.querySelector('.unmute').hidden = false;
-      peer.video.play();
-    } // else AbortError: a newer srcObject replaced this one and plays instead
-  });
+  playWithSound(peer.video, peer.tile.querySelector('.unmute')); // common/static/media.js
 }
 
 // The state channel says {mic, camera} when it opens and whenever we toggle something. Black

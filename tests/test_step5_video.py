@@ -40,6 +40,17 @@ REFUSE_CAMERA = REFUSE_MEDIA % "constraints.video"
 REFUSE_EVERYTHING = REFUSE_MEDIA % "true"
 
 
+# A browser whose autoplay policy refuses sound: play() of an unmuted element rejects, as it does
+# when the user has not interacted with the page.
+REFUSE_AUTOPLAY = """(() => {
+  const play = HTMLMediaElement.prototype.play;
+  HTMLMediaElement.prototype.play = function () {
+    return this.muted ? play.call(this) :
+      Promise.reject(new DOMException('play() needs a user gesture', 'NotAllowedError'));
+  };
+})();"""
+
+
 @pytest.fixture
 def step5(start_server):
     return start_server(5)
@@ -127,6 +138,18 @@ def test_three_users_see_each_other_and_a_leave_removes_the_tile(user):
     assert pages["Cat"].evaluate("document.querySelector('#local-video').srcObject") is None
     assert cat_tracks.evaluate("tracks => tracks.every((t) => t.readyState === 'ended')")
     expect_video_from(pages["Ann"], "Bob")  # the two who stayed still see each other
+
+
+def test_a_refused_autoplay_plays_muted_and_a_click_unmutes(user):
+    user("Ann")
+    bob = user("Bob", init_script=REFUSE_AUTOPLAY)
+    # Bob's browser will not play sound unasked: Ann's video still plays, muted, with a button.
+    expect_video_from(bob, "Ann")
+    video = tile(bob, "Ann").locator("video")
+    assert video.evaluate("video => video.muted") is True
+    tile(bob, "Ann").locator(".unmute").click()
+    expect(tile(bob, "Ann").locator(".unmute")).to_be_hidden()
+    assert video.evaluate("video => video.muted") is False
 
 
 def test_camera_off_and_mute_show_on_the_other_page_without_renegotiating(user):

@@ -1,7 +1,8 @@
 'use strict';
 
-// Words for what getUserMedia() refused, shared by the camera steps (5, 6, 9, 10 and 11). Plumbing:
-// asking for the camera and using its tracks is the lesson, in each step's main.js.
+// Words for what getUserMedia() refused, our own tile, and playing the others' videos, shared by
+// the camera steps. Plumbing: asking for the camera and using its tracks is the lesson, in each
+// step's main.js.
 
 function explainMediaError(error) {
   if (!window.isSecureContext) {
@@ -64,4 +65,20 @@ function showLocalMedia(stream, {idle = 'not joined', picture = 'camera'} = {}) 
 function showToggle(button, on, whenOn, whenOff) {
   button.textContent = on ? whenOn : whenOff;
   button.setAttribute('aria-pressed', String(!on));
+}
+
+// Plays a video that has sound. The autoplay policy lets it play because the user clicked Join on
+// this page; should the browser refuse, it plays muted and `unmuteButton` appears, to unmute it.
+function playWithSound(video, unmuteButton) {
+  unmuteButton.onclick = () => {
+    video.muted = false;
+    unmuteButton.hidden = true;
+  };
+  video.play().catch((error) => {
+    if (error.name === 'NotAllowedError') {
+      video.muted = true;
+      unmuteButton.hidden = false;
+      video.play();
+    } // else AbortError: a newer srcObject replaced this one and plays instead
+  });
 }
