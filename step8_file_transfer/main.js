@@ -15,7 +15,7 @@ const fileInput = document.querySelector('#files');
 const sendFilesButton = document.querySelector('#send-files');
 const transferList = document.querySelector('#transfers');
 
-// Chunks fit any browser's maximum message size (and aiortc's, 64 KiB). The sender queues chunks
+// Chunks fit any browser's maximum message size (and the Python peer's: aiortc takes 64 KiB). The sender queues chunks
 // until HIGH_WATER_BYTES wait in the channel, then waits for the channel to drain to
 // LOW_WATER_BYTES (the bufferedamountlow event) before it queues more.
 const CHUNK_BYTES = 64 * 1024;
@@ -201,16 +201,12 @@ async function sendFile(peer, file) {
     for (let offset = 0; offset < file.size && !transfer.done; offset += chunkBytes) {
       const chunk = await file.slice(offset, offset + chunkBytes).arrayBuffer();
       await sendWhenRoom(peer, chunk);
-      if (!transfer.done) {
-        transfer.row.show(offset + chunk.byteLength, `sending to ${peer.name}`);
-      }
+      transfer.row.show(offset + chunk.byteLength, `sending to ${peer.name}`);
     }
     if (!transfer.done) {
       transfer.sha256 = await sha256(file);
       await sendControl(peer, {type: 'end', id: transfer.id, sha256: transfer.sha256});
-      if (!transfer.done) {
-        transfer.row.show(file.size, `sent; waiting for ${peer.name}'s SHA-256`);
-      }
+      transfer.row.show(file.size, `sent; waiting for ${peer.name}'s SHA-256`);
       await transfer.finished;
     }
   } catch (error) {
@@ -346,11 +342,6 @@ function endTransfer(transfer, status, kind = 'done') {
   transfer.resolve();
 }
 
-async function sha256(blob) {
-  const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
 function openChannels() {
   return [...peers.values()]
     .map((peer) => peer.channel)
@@ -390,6 +381,7 @@ function hangUp(peer) {
   [peer.incoming, peer.outgoing].forEach((transfer) => transfer && !transfer.done &&
     endTransfer(transfer, 'stopped: the connection closed', 'error'));
   peer.channel = null;
+  peer.files = null;
   peer.connection = null;
   showBadge(peer.badge, 'closed');
   updateChat();

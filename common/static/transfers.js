@@ -1,8 +1,9 @@
 'use strict';
 
 // The list of file transfers in step 8: one row per file, with its name and size, a progress
-// bar, what is happening, Cancel while it runs, and Save once a file has arrived. Plumbing: what a
-// transfer *is* (chunks, backpressure, the SHA-256 check) is step 8's main.js.
+// bar, what is happening, Cancel while it runs, and Save once a file has arrived; and the SHA-256
+// of a file, in hex. Plumbing: what a transfer *is* (chunks, backpressure, the SHA-256 check) is
+// step 8's main.js.
 
 // Adds a row to `list`; returns {show(bytes, text), end(text, state), offerDownload(blob, name)}.
 function transferRow(list, name, size, onCancel) {
@@ -26,6 +27,9 @@ function transferRow(list, name, size, onCancel) {
   list.append(row);
   return {
     show(bytes, text) {
+      if (row.dataset.state !== 'running') {
+        return; // it ended (cancelled, say) while the caller was busy
+      }
       progress.value = bytes;
       status.textContent = `${text}: ${formatBytes(bytes)} of ${formatBytes(size)}`;
     },
@@ -53,4 +57,9 @@ function formatBytes(bytes) {
     return `${(bytes / 1024).toFixed(1)} KiB`;
   }
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+async function sha256(blob) {
+  const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
 }
