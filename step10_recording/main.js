@@ -38,6 +38,8 @@ let iceServers = [];
 let localStream = new MediaStream();
 let connection = null; // our one RTCPeerConnection, to the server
 let channel = null;
+// Our channel opens on our side before the server listens on it: chat waits for the server's
+// 'ready' message, not for the channel's open event.
 let chatReady = false; // the server has our channel (its 'ready' message)
 let recording = false; // the server records this room
 let myName = ''; // to tell our own recording request from someone else's
@@ -61,17 +63,16 @@ signaling.on('rejoined', onJoined);
 
 async function join(room, name) {
   mediaError.textContent = '';
-  // The camera and the server at the same time, not one after the other. The connection is made
-  // once our media is known, so our tracks are in its one offer.
-  const localMediaReady = openLocalMedia(cameraOnJoin.checked).then((stream) => {
-    localStream = stream;
-  });
-  const [membership] = await Promise.allSettled([signaling.join(room, name), localMediaReady]);
-  if (membership.status === 'rejected') {
+  // Our camera first, then the room: the connection is made once our media is known, so our
+  // tracks are in its one offer.
+  localStream = await openLocalMedia(cameraOnJoin.checked);
+  let ack;
+  try {
+    ack = await signaling.join(room, name);
+  } catch (error) {
     stopLocalMedia(); // the camera opened for nothing: release it
-    throw membership.reason;
+    throw error;
   }
-  const ack = membership.value;
   localName.textContent = `${name} (you)`;
   myName = name;
   showLocalMedia(localStream);
@@ -243,10 +244,8 @@ function onServerMessage(message) {
     showRemoteState(peerNamed(message.from.name) ?? addPeer(message.from), message);
   } else if (message?.type === 'slots') {
     showSlots(message.slots);
-  } else if (message?.type === 'recording' && message.on) {
-    onRecordingStarted(message);
   } else if (message?.type === 'recording') {
-    onRecordingStopped(message);
+    (message.on ? onRecordingStarted : onRecordingStopped)(message);
   } else if (message?.type === 'error') {
     appendLine(chatLog, `The server says: ${message.message}`, 'error');
   }
@@ -285,9 +284,14 @@ function onRecordingStarted({by}) {
   sayNoticeIsShown();
 }
 
-// The notice is on the page: only now may the server record us.
+// Only once the notice is on screen may the server record us: we say so when the page next draws,
+// which shows the notice. A tab in the background draws nothing, so it is recorded once it is seen.
 function sayNoticeIsShown() {
-  channel.send(JSON.stringify({type: 'recording-seen'}));
+  requestAnimationFrame(() => {
+    if (channel?.readyState === 'open') {
+      channel.send(JSON.stringify({type: 'recording-seen'}));
+    }
+  });
 }
 
 function onRecordingStopped({by, files = [], notRecorded = []}) {
@@ -335,7 +339,7 @@ function receiveMessage(from, text) {
 
 // One send, whatever the size of the room: the server does the fan-out.
 function sendMessage() {
-  const text = messageToSend(messageInput, chatLog);
+  const text = messageToSend(messageInput, chatLog); // null if blank or too long for a message
   if (!text || !chatReady || channel?.readyState !== 'open') {
     return;
   }
@@ -394,7 +398,9 @@ function showRemoteTrack(peer, track) {
   peer.stream.addTrack(track);
   // Setting srcObject again makes the element take up a track added after it started playing.
   peer.video.srcObject = peer.stream;
-  playWithSound(peer.video, peer.tile.querySelector('.unmute')); // common/static/media.js
+  // With their sound: should the autoplay policy refuse it, the tile plays muted, with an unmute
+  // button (common/static/media.js).
+  playWithSound(peer.video, peer.tile.querySelector('.unmute'));
 }
 
 function showRemoteState(peer, state) {

@@ -35,6 +35,8 @@ let iceServers = [];
 let localStream = new MediaStream();
 let connection = null; // our one RTCPeerConnection, to the server
 let channel = null;
+// Our channel opens on our side before the server listens on it: chat waits for the server's
+// 'ready' message, not for the channel's open event.
 let chatReady = false; // the server has our channel (its 'ready' message)
 
 const roomFullHint = 'The server decodes every camera in the room, so rooms are capped.';
@@ -55,17 +57,16 @@ signaling.on('rejoined', onJoined);
 
 async function join(room, name) {
   mediaError.textContent = '';
-  // The camera and the server at the same time, not one after the other. The connection is made
-  // once our media is known, so our tracks are in its one offer.
-  const localMediaReady = openLocalMedia(cameraOnJoin.checked).then((stream) => {
-    localStream = stream;
-  });
-  const [membership] = await Promise.allSettled([signaling.join(room, name), localMediaReady]);
-  if (membership.status === 'rejected') {
+  // Our camera first, then the room: the connection is made once our media is known, so our
+  // tracks are in its one offer.
+  localStream = await openLocalMedia(cameraOnJoin.checked);
+  let ack;
+  try {
+    ack = await signaling.join(room, name);
+  } catch (error) {
     stopLocalMedia(); // the camera opened for nothing: release it
-    throw membership.reason;
+    throw error;
   }
-  const ack = membership.value;
   localName.textContent = `${name} (you)`;
   showLocalMedia(localStream);
   const alone = ack.peers.length === 0 ? ' You are the first one here.' : '';
@@ -218,7 +219,7 @@ function receiveMessage(from, text) {
 
 // One send, whatever the size of the room: the server does the fan-out.
 function sendMessage() {
-  const text = messageToSend(messageInput, chatLog);
+  const text = messageToSend(messageInput, chatLog); // null if blank or too long for a message
   if (!text || !chatReady || channel?.readyState !== 'open') {
     return;
   }

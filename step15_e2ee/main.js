@@ -52,6 +52,8 @@ let iceServers = [];
 let localStream = new MediaStream();
 let connection = null; // our one RTCPeerConnection, to the server
 let channel = null;
+// Our channel opens on our side before the server listens on it: chat waits for the server's
+// 'ready' message, not for the channel's open event.
 let chatReady = false; // the server has our channel (its 'ready' message)
 let joinedRoom = null; // the room's name salts its key
 
@@ -97,17 +99,16 @@ async function join(room, name) {
       'use Chromium 141, Firefox 117, Safari 15.4 or later');
   }
   await useKey(room); // before any frame can leave
-  // The camera and the server at the same time, not one after the other. The connection is made
-  // once our media is known, so our tracks are in its one offer.
-  const localMediaReady = openLocalMedia(cameraOnJoin.checked).then((stream) => {
-    localStream = stream;
-  });
-  const [membership] = await Promise.allSettled([signaling.join(room, name), localMediaReady]);
-  if (membership.status === 'rejected') {
+  // Our camera first, then the room: the connection is made once our media is known, so our
+  // tracks are in its one offer.
+  localStream = await openLocalMedia(cameraOnJoin.checked);
+  let ack;
+  try {
+    ack = await signaling.join(room, name);
+  } catch (error) {
     stopLocalMedia(); // the camera opened for nothing: release it
-    throw membership.reason;
+    throw error;
   }
-  const ack = membership.value;
   joinedRoom = room;
   localName.textContent = `${name} (you)`;
   showLocalMedia(localStream);
@@ -317,7 +318,7 @@ function receiveMessage(from, text) {
 
 // One send, whatever the size of the room: the server does the fan-out.
 function sendMessage() {
-  const text = messageToSend(messageInput, chatLog);
+  const text = messageToSend(messageInput, chatLog); // null if blank or too long for a message
   if (!text || !chatReady || channel?.readyState !== 'open') {
     return;
   }
@@ -375,7 +376,9 @@ function showRemoteTrack(peer, track) {
   peer.stream.addTrack(track);
   // Setting srcObject again makes the element take up a track added after it started playing.
   peer.video.srcObject = peer.stream;
-  playWithSound(peer.video, peer.tile.querySelector('.unmute')); // common/static/media.js
+  // With their sound: should the autoplay policy refuse it, the tile plays muted, with an unmute
+  // button (common/static/media.js).
+  playWithSound(peer.video, peer.tile.querySelector('.unmute'));
 }
 
 function showRemoteState(peer, state) {

@@ -164,7 +164,7 @@ function openChannels() {
 
 // The text goes out on every open channel: here, the one to our peer. No server in between.
 function sendMessage() {
-  const text = messageToSend(messageInput, chatLog);
+  const text = messageToSend(messageInput, chatLog); // null if blank or too long for a message
   const channels = openChannels();
   if (!text || channels.length === 0) {
     return;

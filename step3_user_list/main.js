@@ -60,7 +60,9 @@ function addPeer({id, name}, polite) {
     makingOffer: false, ignoreOffer: false, applyingAnswer: false, // see onDescription()
     item, badge: item.querySelector('.connection-state'), // where this page shows the peer
   };
-  Object.assign(peer, chats.add(peer, () => sendMessage(peer))); // its log and its input
+  // Their private chat pane, hidden until opened: where peer.log writes, and its text box.
+  const {log, input} = chats.add(peer, () => sendMessage(peer));
+  Object.assign(peer, {log, input});
   item.dataset.peerName = name;
   item.querySelector('.name').textContent = name;
   item.querySelector('button').onclick = () => openChat(peer);
@@ -134,8 +136,9 @@ async function onSignal({from, data}) {
 // Either way exactly one offer wins, and the two sides keep one connection.
 async function onDescription(peer, description) {
   const pc = peer.connection;
-  // While an answer is being applied we are about to be stable again, so an offer is fine (the
-  // specification's example calls this flag isSettingRemoteAnswerPending).
+  // Applying an answer takes a moment, and the other side may already send its next offer: that
+  // is no collision, since we are stable by the time it is applied (the specification's example
+  // calls this flag isSettingRemoteAnswerPending).
   const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
   const collision = description.type === 'offer' && (peer.makingOffer || !stable);
   peer.ignoreOffer = collision && !peer.polite;
@@ -203,7 +206,7 @@ function receiveMessage(peer, text) {
 
 // The text goes out on this peer's channel only: a private chat.
 function sendMessage(peer) {
-  const text = messageToSend(peer.input, peer.log);
+  const text = messageToSend(peer.input, peer.log); // null if blank or too long for a message
   if (!text || peer.channel?.readyState !== 'open') {
     return;
   }

@@ -140,8 +140,9 @@ async function onSignal({from, data}) {
 // Either way exactly one offer wins, and the two sides keep one connection.
 async function onDescription(peer, description) {
   const pc = peer.connection;
-  // While an answer is being applied we are about to be stable again, so an offer is fine (the
-  // specification's example calls this flag isSettingRemoteAnswerPending).
+  // Applying an answer takes a moment, and the other side may already send its next offer: that
+  // is no collision, since we are stable by the time it is applied (the specification's example
+  // calls this flag isSettingRemoteAnswerPending).
   const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
   const collision = description.type === 'offer' && (peer.makingOffer || !stable);
   peer.ignoreOffer = collision && !peer.polite;
@@ -217,7 +218,7 @@ function openChannels() {
 
 // No server in the middle: the same text goes out once on every open channel.
 function sendMessage() {
-  const text = messageToSend(messageInput, chatLog);
+  const text = messageToSend(messageInput, chatLog); // null if blank or too long for a message
   const channels = openChannels();
   if (!text || channels.length === 0) {
     return;

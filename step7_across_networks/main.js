@@ -104,8 +104,9 @@ function call(peer) {
 }
 
 function createConnection(peer) {
-  // 'relay' keeps only the TURN server's candidates: the call then goes as it would between two
-  // networks that let nothing else through.
+  // The RTCConfiguration that step 2's peerConfiguration() made, but with the box deciding: 'relay'
+  // keeps only the TURN server's candidates, and the call goes as it would between two networks
+  // that let nothing else through.
   const iceTransportPolicy = relayOnlyBox.checked ? 'relay' : 'all';
   const pc = new RTCPeerConnection({iceServers, iceTransportPolicy});
   pc.onicecandidate = ({candidate}) => onLocalCandidate(peer, candidate);
@@ -116,6 +117,8 @@ function createConnection(peer) {
   // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
   // one side announcing it to the other: it is there as soon as the connection is.
   setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
+  // restart() once the connection fails, or is not up within 15 s (?iceTimeout=MS); then giveUp()
+  // if even that did not bring it up (common/static/ice.js).
   superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUp(peer)});
   watchStats(pc, statsPanels, peer.name);
   showBadge(peer.badge, pc.connectionState);
@@ -278,7 +281,8 @@ function onConnectionStateChange(peer) {
 
 // ICE restart: the same connection gathers candidates again and checks every pair afresh, with
 // new ICE credentials. restartIce() fires negotiationneeded, so negotiate() sends the new offer,
-// which the other side answers as usual. Only the caller restarts, or two offers would cross.
+// which the other side answers as usual. Only the caller restarts, or two offers would cross:
+// step 2's page has no perfect negotiation (step 3's way to settle them).
 function restartIce(peer) {
   if (!peer.caller) {
     appendLine(peer.log, `No connection yet: waiting for ${peer.name} to restart ICE…`, 'notice');
@@ -315,7 +319,7 @@ function openChannels() {
 
 // The text goes out on every open channel: here, the one to our peer. No server in between.
 function sendMessage() {
-  const text = messageToSend(messageInput, chatLog);
+  const text = messageToSend(messageInput, chatLog); // null if blank or too long for a message
   const channels = openChannels();
   if (!text || channels.length === 0) {
     return;

@@ -33,8 +33,6 @@ const signaling = new Signaling();
 const peers = new Map();
 let iceServers = [];
 let localStream = new MediaStream();
-// Settles once localStream holds what getUserMedia gave us: connections wait for it.
-let localMediaReady = Promise.resolve();
 // While we share our screen, the camera track it replaced, to go back to (null: not sharing).
 let cameraTrack = null;
 
@@ -57,17 +55,16 @@ signaling.on('rejoined', onJoined);
 
 async function join(room, name) {
   mediaError.textContent = '';
-  // The camera and the server at the same time, not one after the other. No connection is made
-  // before our media is known, so our tracks are in its first offer or answer.
-  localMediaReady = openLocalMedia(cameraOnJoin.checked).then((stream) => {
-    localStream = stream;
-  });
-  const [membership] = await Promise.allSettled([signaling.join(room, name), localMediaReady]);
-  if (membership.status === 'rejected') {
+  // Our camera first, then the room: no connection is made before our media is known, so our
+  // tracks are in its first offer or answer.
+  localStream = await openLocalMedia(cameraOnJoin.checked);
+  let ack;
+  try {
+    ack = await signaling.join(room, name);
+  } catch (error) {
     stopLocalMedia(); // the camera opened for nothing: release it
-    throw membership.reason;
+    throw error;
   }
-  const ack = membership.value;
   localName.textContent = `${name} (you)`;
   showLocalMedia(localStream);
   const alone = ack.peers.length === 0 ? ' You are the first one here; others will call you.' : '';
@@ -78,8 +75,9 @@ async function join(room, name) {
 // The ack lists the members already here, and the ICE servers to use (none on a LAN).
 function onJoined(ack) {
   iceServers = ack.iceServers;
-  // We are the newcomer: we call every member already here. They were here before us, so we are
-  // the impolite side of each of these connections (see onDescription).
+  // We are the newcomer: we call every member already here, and nobody calls us, so two first
+  // offers cannot cross. Step 3's perfect negotiation stays all the same (we are the impolite
+  // side: they were here first), for offers that come later, like step 5's added tracks.
   if (ack.peers.length > 0) {
     const names = ack.peers.map((member) => member.name).join(', ');
     appendLine(chatLog, `Calling the ${ack.peers.length} already here: ${names}.`, 'notice');
@@ -173,8 +171,6 @@ async function negotiate(peer) {
 
 // Signals arrive on the one socket; `from` says which peer they come from.
 async function onSignal({from, data}) {
-  // A newcomer may call us while we are still opening our camera: answer with our tracks.
-  await localMediaReady;
   const peer = peers.get(from);
   if (!peer || (!peer.connection && data.description?.type !== 'offer')) {
     return; // not a member of our room (any more), or late news of a connection we closed
@@ -197,8 +193,9 @@ async function onSignal({from, data}) {
 // Either way exactly one offer wins, and the two sides keep one connection.
 async function onDescription(peer, description) {
   const pc = peer.connection;
-  // While an answer is being applied we are about to be stable again, so an offer is fine (the
-  // specification's example calls this flag isSettingRemoteAnswerPending).
+  // Applying an answer takes a moment, and the other side may already send its next offer: that
+  // is no collision, since we are stable by the time it is applied (the specification's example
+  // calls this flag isSettingRemoteAnswerPending).
   const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
   const collision = description.type === 'offer' && (peer.makingOffer || !stable);
   peer.ignoreOffer = collision && !peer.polite;
@@ -274,7 +271,7 @@ function openChannels() {
 
 // No server in the middle: the same text goes out once on every open channel.
 function sendMessage() {
-  const text = messageToSend(messageInput, chatLog);
+  const text = messageToSend(messageInput, chatLog); // null if blank or too long for a message
   const channels = openChannels();
   if (!text || channels.length === 0) {
     return;
@@ -326,7 +323,9 @@ function showRemoteTrack(peer, track) {
   peer.stream.addTrack(track);
   // Setting srcObject again makes the element take up a track added after it started playing.
   peer.video.srcObject = peer.stream;
-  playWithSound(peer.video, peer.tile.querySelector('.unmute')); // common/static/media.js
+  // With their sound: should the autoplay policy refuse it, the tile plays muted, with an unmute
+  // button (common/static/media.js).
+  playWithSound(peer.video, peer.tile.querySelector('.unmute'));
 }
 
 // The state channel says {mic, camera} when it opens and whenever we toggle something. Black
