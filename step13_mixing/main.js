@@ -123,8 +123,8 @@ async function connectToServer() {
   const pc = createServerConnection();
   connection = pc;
   for (const kind of ['video', 'audio']) {
-    // Without a camera (or microphone) the transceiver still receives the room's; nothing can be
-    // sent on it later, since nothing is renegotiated (toggle() says so).
+    // Without a camera (or microphone) the transceiver still receives the room's, and
+    // addLocalTrack() puts a track in later.
     const track = localStream.getTracks().find((t) => t.kind === kind);
     pc.addTransceiver(track ?? kind, {direction: 'sendrecv', streams: [localStream]});
   }
@@ -287,9 +287,7 @@ async function toggle(kind) {
     // back on is instant and needs no renegotiation.
     track.enabled = !track.enabled;
   } else {
-    // Our one offer is made and nothing is renegotiated, so no track can be added now.
-    mediaError.textContent = `No ${kind === 'video' ? 'camera' : 'microphone'} was opened when ` +
-      'you joined: leave, allow it (and tick "Camera on when I join"), then join again.';
+    await addLocalTrack(kind);
   }
   showLocalMedia(localStream);
   sendState();
@@ -300,6 +298,32 @@ function sendState() {
   if (chatReady && channel?.readyState === 'open') {
     channel.send(JSON.stringify({type: 'state', ...localState()}));
   }
+}
+
+// A track we did not have yet (camera off when we joined, or refused then). Its transceiver has
+// been in our one offer since we joined: replaceTrack() puts the track in, with no new offer.
+async function addLocalTrack(kind) {
+  try {
+    const stream = localStream;
+    const constraints = {[kind]: kind === 'video' ? CAMERA : true};
+    const [track] = (await navigator.mediaDevices.getUserMedia(constraints)).getTracks();
+    if (stream !== localStream) {
+      track.stop(); // we left (leave() replaced localStream) while the browser was asking
+      return;
+    }
+    localStream.addTrack(track);
+    await ourTransceiver(kind)?.sender.replaceTrack(track);
+    mediaError.textContent = '';
+  } catch (error) {
+    const device = kind === 'video' ? 'Camera' : 'Microphone';
+    mediaError.textContent = `${device} unavailable: ${explainMediaError(error)}.`;
+  }
+}
+
+// Our transceiver for `kind`: in our one offer since we joined, with a track or still without.
+function ourTransceiver(kind) {
+  return connection?.getTransceivers()
+    .find((t) => t.direction === 'sendrecv' && t.receiver.track.kind === kind);
 }
 
 function stopLocalMedia() {

@@ -157,11 +157,13 @@ async function connectToServer() {
 }
 
 // addTransceiver(), not step 5's addTrack(): a transceiver is one m-line of the offer, with a
-// direction. Ours only send: what we receive comes in the slots.
+// direction. Ours only send, one for the microphone and one for the camera, even if we have not
+// opened it (yet): addLocalTrack() fills it later. What we receive comes in the slots.
 function sendOurTracks(pc) {
-  localStream.getTracks().forEach((track) => {
-    pc.addTransceiver(track, {direction: 'sendonly', streams: [localStream]});
-  });
+  for (const kind of ['audio', 'video']) {
+    const track = localStream.getTracks().find((t) => t.kind === kind);
+    pc.addTransceiver(track ?? kind, {direction: 'sendonly', streams: [localStream]});
+  }
 }
 
 // A slot is a pair of receive-only transceivers, one video and one audio, with no track of ours.
@@ -354,9 +356,7 @@ async function toggle(kind) {
     // back on is instant and needs no renegotiation.
     track.enabled = !track.enabled;
   } else {
-    // Our one offer is made and nothing is renegotiated, so no track can be added now.
-    mediaError.textContent = `No ${kind === 'video' ? 'camera' : 'microphone'} was opened when ` +
-      'you joined: leave, allow it (and tick "Camera on when I join"), then join again.';
+    await addLocalTrack(kind);
   }
   showLocalMedia(localStream);
   sendState();
@@ -371,6 +371,32 @@ function sendState() {
 
 function times(count) {
   return count === 1 ? 'once' : `${count} times`;
+}
+
+// A track we did not have yet (camera off when we joined, or refused then). Its transceiver has
+// been in our one offer since we joined: replaceTrack() puts the track in, with no new offer.
+async function addLocalTrack(kind) {
+  try {
+    const stream = localStream;
+    const constraints = {[kind]: kind === 'video' ? CAMERA : true};
+    const [track] = (await navigator.mediaDevices.getUserMedia(constraints)).getTracks();
+    if (stream !== localStream) {
+      track.stop(); // we left (leave() replaced localStream) while the browser was asking
+      return;
+    }
+    localStream.addTrack(track);
+    await ourTransceiver(kind)?.sender.replaceTrack(track);
+    mediaError.textContent = '';
+  } catch (error) {
+    const device = kind === 'video' ? 'Camera' : 'Microphone';
+    mediaError.textContent = `${device} unavailable: ${explainMediaError(error)}.`;
+  }
+}
+
+// Our transceiver for `kind`: in our one offer since we joined, with a track or still without.
+function ourTransceiver(kind) {
+  return connection?.getTransceivers()
+    .find((t) => t.direction === 'sendonly' && t.receiver.track.kind === kind);
 }
 
 function stopLocalMedia() {

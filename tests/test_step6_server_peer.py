@@ -236,6 +236,30 @@ def test_a_late_joiner_sees_everyone_within_two_seconds(step6, room, new_page):
 
 
 @pytest.mark.browser
+def test_a_camera_turned_on_after_joining_reaches_the_others_with_no_new_offer(
+    step6, room, new_page
+):
+    ann = open_page(new_page, step6, room, "Ann")
+    bob = new_page(f"{step6.url}/?room={room}")
+    expect(bob.locator("#signaling-state")).to_have_text("connected")
+    bob.fill("#name", "Bob")
+    bob.set_checked("#camera-on-join", False)
+    bob.click("#join")
+    for page in (ann, bob):
+        expect_one_connection(page, 2)
+    bob_on_ann = ann.locator('.remote-tile[data-peer-name="Bob"] .tile-status')
+    expect(bob_on_ann).to_have_text("camera off")
+    offer = bob.evaluate("openPeerConnections()[0].localDescription.sdp")
+    bob.click("#camera-toggle")
+    expect(bob.locator("#camera-toggle")).to_have_text("Turn camera off")
+    # Bob's camera reaches Ann through the server, in the transceiver his one offer reserved.
+    expect_video_from(ann, "Bob")
+    expect(bob_on_ann).to_have_text("")
+    assert bob.evaluate("openPeerConnections()[0].localDescription.sdp") == offer
+    assert bob.evaluate("openPeerConnections().length") == 1
+
+
+@pytest.mark.browser
 def test_leaving_closes_the_server_side_and_frees_the_slot_for_the_next(
     start_server, room, new_page
 ):
