@@ -51,6 +51,7 @@ const peers = new Map();
 let iceServers = [];
 let localStream = new MediaStream();
 let connection = null; // our one RTCPeerConnection, to the server
+let ourSenders = {}; // on it, our sender for 'audio' and for 'video'
 let channel = null;
 // Our channel opens on our side before the server listens on it: chat waits for the server's
 // 'ready' message, not for the channel's open event.
@@ -203,9 +204,9 @@ async function connectToServer() {
 function sendOurTracks(pc) {
   for (const kind of ['audio', 'video']) {
     const track = localStream.getTracks().find((t) => t.kind === kind);
-    const transceiver =
-      pc.addTransceiver(track ?? kind, {direction: 'sendonly', streams: [localStream]});
-    encryptFrames(transceiver.sender, kind);
+    const options = {direction: 'sendonly', streams: [localStream]};
+    ourSenders[kind] = pc.addTransceiver(track ?? kind, options).sender;
+    encryptFrames(ourSenders[kind], kind);
   }
 }
 
@@ -431,18 +432,12 @@ async function addLocalTrack(kind) {
       return;
     }
     localStream.addTrack(track);
-    await ourTransceiver(kind)?.sender.replaceTrack(track);
+    await ourSenders[kind]?.replaceTrack(track);
     mediaError.textContent = '';
   } catch (error) {
     const device = kind === 'video' ? 'Camera' : 'Microphone';
     mediaError.textContent = `${device} unavailable: ${explainMediaError(error)}.`;
   }
-}
-
-// Our transceiver for `kind`: in our one offer since we joined, with a track or still without.
-function ourTransceiver(kind) {
-  return connection?.getTransceivers()
-    .find((t) => t.direction === 'sendonly' && t.receiver.track.kind === kind);
 }
 
 function stopLocalMedia() {

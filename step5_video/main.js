@@ -4,6 +4,7 @@
 // member, with the group chat on it; now each connection also carries our camera and microphone
 // (getUserMedia, then addTrack) and brings theirs back (ontrack). A camera turned on later adds a
 // track, which needs a new offer/answer round: renegotiation, which negotiate() already does.
+// Each member is a video tile now, in place of step 4's list entry and counts.
 
 // A small picture at a modest frame rate: every page decodes one video per other member (and in
 // a mesh also encodes its own once per other member), so the size is paid many times over.

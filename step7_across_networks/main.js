@@ -281,8 +281,8 @@ function onConnectionStateChange(peer) {
 
 // ICE restart: the same connection gathers candidates again and checks every pair afresh, with
 // new ICE credentials. restartIce() fires negotiationneeded, so negotiate() sends the new offer,
-// which the other side answers as usual. Only the caller restarts, or two offers would cross:
-// step 2's page has no perfect negotiation (step 3's way to settle them).
+// which the other side answers as usual. Only the caller restarts, so that the two sides' new
+// offers never cross.
 function restartIce(peer) {
   if (!peer.caller) {
     appendLine(peer.log, `No connection yet: waiting for ${peer.name} to restart ICE…`, 'notice');

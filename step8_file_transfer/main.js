@@ -15,9 +15,9 @@ const fileInput = document.querySelector('#files');
 const sendFilesButton = document.querySelector('#send-files');
 const transferList = document.querySelector('#transfers');
 
-// Chunks fit any browser's maximum message size (and the Python peer's: aiortc takes 64 KiB). The sender queues chunks
-// until HIGH_WATER_BYTES wait in the channel, then waits for the channel to drain to
-// LOW_WATER_BYTES (the bufferedamountlow event) before it queues more.
+// Chunks fit in one message in any browser (and in the Python peer, which takes 64 KiB). The
+// sender queues chunks until HIGH_WATER_BYTES wait in the channel, then waits for the channel to
+// drain to LOW_WATER_BYTES (the bufferedamountlow event) before it queues more.
 const CHUNK_BYTES = 64 * 1024;
 const HIGH_WATER_BYTES = 1024 * 1024;
 const LOW_WATER_BYTES = 256 * 1024;
@@ -378,8 +378,11 @@ function hangUp(peer) {
   peer.channel?.close();
   peer.files?.close();
   peer.connection?.close();
-  [peer.incoming, peer.outgoing].forEach((transfer) => transfer && !transfer.done &&
-    endTransfer(transfer, 'stopped: the connection closed', 'error'));
+  for (const transfer of [peer.incoming, peer.outgoing]) {
+    if (transfer && !transfer.done) {
+      endTransfer(transfer, 'stopped: the connection closed', 'error');
+    }
+  }
   peer.channel = null;
   peer.files = null;
   peer.connection = null;

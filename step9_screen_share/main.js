@@ -34,7 +34,7 @@ const peers = new Map();
 let iceServers = [];
 let localStream = new MediaStream();
 // While we share our screen, the camera track it replaced, to go back to (null: not sharing).
-let cameraTrack = null;
+let cameraSetAside = null;
 
 const roomFullHint = 'A video mesh sends every video to every page, so rooms are kept small.';
 setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint});
@@ -44,7 +44,7 @@ sendForm.onsubmit = (event) => {
 };
 micButton.onclick = () => toggle('audio');
 cameraButton.onclick = () => toggle('video');
-shareButton.onclick = () => (cameraTrack ? stopSharing() : shareScreen());
+shareButton.onclick = () => (cameraSetAside ? stopSharing() : shareScreen());
 
 signaling.on('peer-joined', onPeerJoined);
 signaling.on('peer-left', onPeerLeft);
@@ -356,7 +356,7 @@ function showRemoteSharing(peer, sharing) {
 
 function localState() {
   const on = (kind) => localStream.getTracks().some((t) => t.kind === kind && t.enabled);
-  return {mic: on('audio'), camera: on('video'), screen: cameraTrack !== null};
+  return {mic: on('audio'), camera: on('video'), screen: cameraSetAside !== null};
 }
 
 async function toggle(kind) {
@@ -412,6 +412,8 @@ function stopLocalMedia() {
 async function shareScreen() {
   const camera = localStream.getVideoTracks()[0];
   if (!camera) {
+    // replaceTrack() needs a sender that already carries video: with no camera there is none,
+    // and making one would take step 5's renegotiation.
     mediaError.textContent = 'Turn your camera on first: your screen takes the place of its ' +
       'picture on each connection.';
     return;
@@ -424,7 +426,7 @@ async function shareScreen() {
     mediaError.textContent = `Screen not shared: ${explainScreenError(error)}.`;
     return;
   }
-  if (stream !== localStream || cameraTrack) {
+  if (stream !== localStream || cameraSetAside) {
     screen.stop(); // we left, or a second click shared meanwhile: keep what is sent
     return;
   }
@@ -433,18 +435,18 @@ async function shareScreen() {
   screen.contentHint = 'detail';
   // The browser's own "Stop sharing" button (or closing the shared window) ends the track.
   screen.onended = stopSharing;
-  cameraTrack = camera;
+  cameraSetAside = camera;
   sendVideo(screen, camera);
   appendLine(chatLog, 'You are sharing your screen with everyone.', 'notice');
 }
 
 function stopSharing() {
-  if (!cameraTrack) {
+  if (!cameraSetAside) {
     return;
   }
   const [screen] = localStream.getVideoTracks();
-  const camera = cameraTrack;
-  cameraTrack = null;
+  const camera = cameraSetAside;
+  cameraSetAside = null;
   camera.enabled = screen.enabled; // "Turn camera off" while sharing turned the screen off
   sendVideo(camera, screen);
   screen.stop(); // releases the capture: the browser's "sharing" indicator goes away
@@ -456,15 +458,16 @@ function stopSharing() {
 function sendVideo(track, old) {
   localStream.removeTrack(old);
   localStream.addTrack(track);
-  localVideo.srcObject = localStream; // again: the preview takes up the new track
+  // Set again, though it is the same stream: only then does the preview take up the new track.
+  localVideo.srcObject = localStream;
   peers.forEach((peer) => {
     const sender = peer.connection?.getSenders().find((s) => s.track === old);
     sender?.replaceTrack(track).catch((error) => {
       appendLine(peer.log, `Could not switch the video to ${peer.name}: ${error.message}`, 'error');
     });
   });
-  shareButton.textContent = cameraTrack ? 'Back to camera' : 'Share screen';
-  shareButton.setAttribute('aria-pressed', String(Boolean(cameraTrack)));
+  shareButton.textContent = cameraSetAside ? 'Back to camera' : 'Share screen';
+  shareButton.setAttribute('aria-pressed', String(Boolean(cameraSetAside)));
   showLocalMedia(localStream);
   sendState();
 }
