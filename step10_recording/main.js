@@ -1,10 +1,21 @@
 'use strict';
 
-// Step 6's call through the server peer, recorded by the server on request. The server already
-// holds everyone's video and sound; recording asks it to write them to files too. Nobody is
-// recorded unawares: anyone may ask, every page shows a notice, and the server records a member
-// only once their page has said that its notice is on screen. When the recording stops, every
-// page lists the files.
+// The server is a WebRTC peer (aiortc, WebRTC written in Python). Step 5's mesh held one
+// RTCPeerConnection per other member; this page holds ONE, to the server, whatever the size of
+// the room. On it go:
+//   - our camera and microphone, once (a send-only transceiver for each, even one we have not
+//     opened yet): the server passes them on to everyone else;
+//   - one data channel, 'chat': our messages and our mic/camera state go to the server, which
+//     sends them on to the others with our name, and tells us which slot shows whom;
+//   - receive-only "slots", one video and one audio transceiver per other member the room can
+//     hold. They are all in our first and only offer, so nothing is ever renegotiated (a choice:
+//     no offer and answer each time someone comes or goes): when someone joins, the server
+//     starts sending their video into a free slot.
+//
+// New in this step: the server records the call on request. It already holds everyone's video
+// and sound; recording asks it to write them to files too. Nobody is recorded unawares: anyone
+// may ask, every page shows a notice, and the server records a member only once their page has
+// said that its notice is on screen. When the recording stops, every page lists the files.
 
 // A small picture at a modest frame rate: every page decodes one video per other member (and in
 // a mesh also encodes its own once per other member), so the size is paid many times over.
@@ -290,6 +301,7 @@ function onRecordingStarted({by}) {
 
 // Only once the notice is on screen may the server record us: we say so when the page next draws,
 // which shows the notice. A tab in the background draws nothing, so it is recorded once it is seen.
+// (Drawn is not read: that is why the notice stays on screen for as long as the recording lasts.)
 function sayNoticeIsShown() {
   requestAnimationFrame(() => {
     if (channel?.readyState === 'open') {

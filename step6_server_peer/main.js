@@ -3,7 +3,8 @@
 // The server is a WebRTC peer (aiortc, WebRTC written in Python). Step 5's mesh held one
 // RTCPeerConnection per other member; this page holds ONE, to the server, whatever the size of
 // the room. On it go:
-//   - our camera and microphone, once: the server passes them on to everyone else;
+//   - our camera and microphone, once (a send-only transceiver for each, even one we have not
+//     opened yet): the server passes them on to everyone else;
 //   - one data channel, 'chat': our messages and our mic/camera state go to the server, which
 //     sends them on to the others with our name, and tells us which slot shows whom;
 //   - receive-only "slots", one video and one audio transceiver per other member the room can

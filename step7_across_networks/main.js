@@ -1,10 +1,17 @@
 'use strict';
 
-// Step 2's call, across networks. The signaling server now hands out ICE servers: STUN, to learn
-// the address a NAT gives us, and TURN, to relay when no direct path exists, with credentials of
-// our own. The page shows every candidate as ICE finds it and the pair it chose, and can allow
-// relayed candidates only. A connection that finds no path gets an ICE restart, then is given up,
-// with advice on what to check.
+// Step 1's call, split across two browsers: each page now holds one end, one RTCPeerConnection.
+// What step 1 handed from one connection to the other by hand (the offer, the answer and the ICE
+// candidates) now travels as 'signal' messages through a signaling server (socket.io, server.py):
+// sendSignal() out, onSignal() in. Once the connection is up, chat messages go peer to peer over
+// the data channel and the server never sees them. (Step 1's SDP and candidate boxes are gone: the
+// signals show in the developer tools, Network → socket.io → Messages.)
+//
+// New in this step: the call across networks. The signaling server now hands out ICE servers:
+// STUN, to learn the address a NAT gives us, and TURN, to relay when no direct path exists, with
+// credentials of our own. The page shows every candidate as ICE finds it and the pair it chose,
+// and can allow relayed candidates only. A connection that finds no path gets an ICE restart,
+// then is given up, with advice on what to check.
 
 const chatLog = document.querySelector('#log');
 const peerLabel = document.querySelector('#peer-name');
@@ -34,7 +41,7 @@ const peers = new Map();
 let iceServers = [];
 
 setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint: 'A step 7 room is for two.'});
-relayOnlyBox.checked = RELAY_ONLY; // ?relay=1 ticks it
+relayOnlyBox.checked = RELAY_ONLY; // ?relay=1 in the address ticks it (common/static/ice.js)
 sendForm.onsubmit = (event) => {
   event.preventDefault();
   sendMessage();

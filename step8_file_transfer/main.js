@@ -1,8 +1,17 @@
 'use strict';
 
-// Step 2's call, with files: a second data channel carries them in chunks, peer to peer. The
-// sender never lets more than HIGH_WATER_BYTES wait in the channel's buffer (backpressure), both
-// sides show the progress, and a SHA-256 of the whole file, compared at the end, proves the copy.
+// Step 1's call, split across two browsers: each page now holds one end, one RTCPeerConnection.
+// What step 1 handed from one connection to the other by hand (the offer, the answer and the ICE
+// candidates) now travels as 'signal' messages through a signaling server (socket.io, server.py):
+// sendSignal() out, onSignal() in. Once the connection is up, chat messages go peer to peer over
+// the data channel and the server never sees them. (Step 1's SDP and candidate boxes are gone: the
+// signals show in the developer tools, Network → socket.io → Messages.)
+//
+// New in this step: files. A second data channel carries them in chunks, peer to peer; like any
+// data channel unless told otherwise, it is reliable and ordered, so the chunks arrive whole and
+// in order. The sender never lets more than HIGH_WATER_BYTES wait in the channel's buffer
+// (backpressure), both sides show the progress, and a SHA-256 of the whole file, compared at the
+// end, proves the copy.
 
 const chatLog = document.querySelector('#log');
 const peerLabel = document.querySelector('#peer-name');
@@ -197,6 +206,7 @@ async function sendFile(peer, file) {
   peer.outgoing = transfer;
   try {
     await sendControl(peer, {type: 'file', id: transfer.id, name: file.name, size: file.size});
+    // The SCTP transport that carries every data channel says how large one message may be.
     const chunkBytes = Math.min(CHUNK_BYTES, peer.connection.sctp.maxMessageSize);
     for (let offset = 0; offset < file.size && !transfer.done; offset += chunkBytes) {
       const chunk = await file.slice(offset, offset + chunkBytes).arrayBuffer();

@@ -1,9 +1,15 @@
 'use strict';
 
-// Step 5's video mesh, plus screen sharing. getDisplayMedia() asks the browser for a screen, a
-// window or a tab, and replaceTrack() puts that picture on the sender that carried the camera, on
-// every connection: the m-line, the codec and the transport stay as they are, so unlike addTrack()
-// it needs no new offer. Back to the camera is the same call with the camera's track.
+// A video call as a full mesh. As in step 4, this page holds one RTCPeerConnection to every other
+// member, with the group chat on it; now each connection also carries our camera and microphone
+// (getUserMedia, then addTrack) and brings theirs back (ontrack). A camera turned on later adds a
+// track, which needs a new offer/answer round: renegotiation, which negotiate() already does.
+// Each member is a video tile now, in place of step 4's list entry and counts.
+//
+// New in this step: screen sharing. getDisplayMedia() asks the browser for a screen, a window or
+// a tab, and replaceTrack() puts that picture on the sender that carried the camera, on every
+// connection: the m-line, the codec and the transport stay as they are, so unlike addTrack() it
+// needs no new offer. Back to the camera is the same call with the camera's track.
 
 // A small picture at a modest frame rate: every page decodes one video per other member (and in
 // a mesh also encodes its own once per other member), so the size is paid many times over.
