@@ -242,10 +242,16 @@ async function sendWhenRoom(peer, data) {
 }
 
 // Resolves once the channel's buffer is down to its bufferedAmountLowThreshold (or it closed).
+// Whichever comes first removes both listeners, so that none pile up over a long file.
 function drained(channel) {
   return new Promise((resolve) => {
-    channel.addEventListener('bufferedamountlow', resolve, {once: true});
-    channel.addEventListener('close', resolve, {once: true});
+    const listening = new AbortController();
+    const done = () => {
+      listening.abort();
+      resolve();
+    };
+    channel.addEventListener('bufferedamountlow', done, {signal: listening.signal});
+    channel.addEventListener('close', done, {signal: listening.signal});
   });
 }
 

@@ -22,15 +22,28 @@ CHUNK_BYTES = 64 * 1024
 CANCEL_TRAVELS = 30_000  # ms
 
 # Records, after every send() on a data channel, the most that has waited in its buffer:
-# `maxBuffered[label]`.
+# `maxBuffered[label]`; and how many 'close' listeners each channel holds that nothing removed:
+# `closeListeners[label]` (an abort of the listener's signal removes it).
 RECORD_BUFFERED = """
 (() => {
   window.maxBuffered = {};
+  window.closeListeners = {};
   const send = RTCDataChannel.prototype.send;
   RTCDataChannel.prototype.send = function (data) {
     send.call(this, data);
     window.maxBuffered[this.label] = Math.max(window.maxBuffered[this.label] ?? 0,
       this.bufferedAmount);
+  };
+  const addEventListener = EventTarget.prototype.addEventListener;
+  RTCDataChannel.prototype.addEventListener = function (type, listener, options) {
+    if (type === 'close') {
+      const label = this.label;
+      window.closeListeners[label] = (window.closeListeners[label] ?? 0) + 1;
+      options?.signal?.addEventListener('abort', () => {
+        window.closeListeners[label] -= 1;
+      });
+    }
+    return addEventListener.call(this, type, listener, options);
   };
 })();
 """
@@ -117,6 +130,8 @@ def test_a_few_mib_of_random_bytes_arrive_identical_within_the_buffer_bound(
     # Backpressure: the buffer filled (the sender really had to wait), and never past the bound.
     most = ann.evaluate("maxBuffered.files")
     assert CHUNK_BYTES <= most <= HIGH_WATER_BYTES, most
+    # Every wait for the buffer to drain took its listeners away again: none piled up.
+    assert ann.evaluate("closeListeners.files ?? 0") == 0
     # The chat channel is free while files flow, and still works.
     ann.fill("#message", "did it arrive?")
     ann.click("#send")
