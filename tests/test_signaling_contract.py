@@ -481,9 +481,12 @@ def test_unwatching_stops_the_pushes(lobby_connect, room):
         quitter.received.get()
     ann.join(room, "Ann")
     next_listing(watcher, lambda rooms: room in rooms)
-    # The watcher's copy has come, so the quitter's would have by the time it next asks.
-    assert room in {entry["room"] for entry in watch(quitter)["rooms"]}
+    # The watcher's copy has come, so the quitter's would have by the time its next request is
+    # answered. That request must not be watch-lobby, which subscribes again: a push for any other
+    # test's room after it would then be the quitter's by right.
+    assert quitter.call("unwatch-lobby") == {"ok": True}
     assert quitter.received.empty()
+    assert room in {entry["room"] for entry in watch(quitter)["rooms"]}
 
 
 def test_lobby_requests_over_the_rate_limit_are_refused_and_rooms_in_use_go_on(
