@@ -121,9 +121,10 @@ function createConnection(peer) {
   pc.onnegotiationneeded = () => negotiate(peer);
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
   // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
-  // one side announcing it to the other: it is there as soon as the connection is.
+  // step 1's createDataChannel() on one side and ondatachannel on the other: both sides run the
+  // same createConnection(), and the channel is there as soon as the connection is.
   setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
-  watchStats(pc, statsPanels, peer.name);
+  watchStats(pc, statsPanels, peer.name); // its getStats(), live, in the panel below the chat
   showBadge(peer.badge, pc.connectionState);
   return pc;
 }
@@ -150,7 +151,7 @@ async function onSignal({from, data}) {
   if (!peer || (!peer.connection && data.description?.type !== 'offer')) {
     return; // not a member of our room (any more), or late news of a connection we closed
   }
-  peer.connection ??= createConnection(peer); // the newcomer's offer: we answer it
+  peer.connection ??= createConnection(peer); // they called us: we answer their offer
   try {
     if (data.description) {
       await onDescription(peer, data.description);
@@ -165,12 +166,13 @@ async function onSignal({from, data}) {
 // Perfect negotiation (the pattern of the WebRTC specification). Either side may offer at any
 // time, so two offers can cross ("glare"). Then the impolite side ignores the offer it receives
 // and keeps its own; the polite side applies it, which rolls its own offer back, and answers.
-// Either way exactly one offer wins, and the two sides keep one connection.
+// Either way exactly one offer wins, and the two sides keep one connection. Which side is polite
+// is a rule both agree on: here, whoever was in the room first.
 async function onDescription(peer, description) {
   const pc = peer.connection;
-  // Applying an answer takes a moment, and the other side may already send its next offer: that
-  // is no collision, since we are stable by the time it is applied (the specification's example
-  // calls this flag isSettingRemoteAnswerPending).
+  // Applying an answer takes a moment, and the other side may already send its next offer (say,
+  // for a track it added once it had answered): that is no collision, since we are stable by the
+  // time it is applied (the specification's example calls this flag isSettingRemoteAnswerPending).
   const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
   const collision = description.type === 'offer' && (peer.makingOffer || !stable);
   peer.ignoreOffer = collision && !peer.polite;
@@ -196,6 +198,8 @@ async function onDescription(peer, description) {
   }
 }
 
+// A candidate may come while the description before it is still being applied:
+// addIceCandidate() waits for that.
 async function onCandidate(peer, candidate) {
   // Read now: by the time addIceCandidate() fails, the next description may have changed it.
   const fromIgnoredOffer = peer.ignoreOffer;
@@ -227,6 +231,7 @@ function onConnectionStateChange(peer) {
 function setUpChannel(peer, channel) {
   peer.channel = channel;
   channel.onopen = () => {
+    // One line per member as the mesh fills up.
     appendLine(peer.log, `Data channel to ${peer.name} is open.`, 'notice');
     updateChat();
   };
@@ -276,6 +281,7 @@ function hangUp(peer) {
   peer.connection?.close();
   peer.channel = null;
   peer.connection = null;
+  // close() fires no connectionstatechange, so show the state ourselves.
   showBadge(peer.badge, 'closed');
   updateChat();
 }
@@ -298,6 +304,7 @@ function updateUsersHint() {
 // The lesson in numbers: n-1 connections on this page, n(n-1)/2 in the room. A display, so it is
 // simply refreshed twice a second (like the stats panel), not from every place that changes them.
 function updateCounts() {
+  // The RTCPeerConnections this page holds, up or still coming up.
   connectionCount.textContent = [...peers.values()].filter((peer) => peer.connection).length;
   channelCount.textContent = openChannels().length;
   const people = peers.size + 1;

@@ -36,9 +36,9 @@ let localStream = new MediaStream();
 let connection = null; // our one RTCPeerConnection, to the server
 let ourSenders = {}; // on it, our sender for 'audio' and for 'video'
 let channel = null;
-// Our channel opens on our side before the server listens on it: chat waits for the server's
+// Our channel opens on our side before the server listens on it, so chat waits for the server's
 // 'ready' message, not for the channel's open event.
-let chatReady = false; // the server has our channel (its 'ready' message)
+let chatReady = false;
 
 const roomFullHint = 'The server decodes every camera in the room, so rooms are capped.';
 setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint});
@@ -97,22 +97,14 @@ function onPeerJoined(member) {
 // Asks for the microphone and, if wanted, the camera. Whatever is refused, we join anyway: a
 // connection we add no tracks to still receives, so we can watch and listen.
 async function openLocalMedia(wantCamera) {
-  const attempts = wantCamera ?
-    [{audio: true, video: CAMERA}, {audio: true}, {video: CAMERA}] : [{audio: true}];
-  let firstError = null;
-  for (const constraints of attempts) {
-    try {
-      const stream = await navigator.mediaDevices.getUserMedia(constraints);
-      if (firstError) {
-        mediaError.textContent = describeMissingMedia(stream, wantCamera, firstError);
-      }
-      return stream;
-    } catch (error) {
-      firstError ??= error;
-    }
+  try {
+    return await navigator.mediaDevices.getUserMedia({audio: true, video: wantCamera && CAMERA});
+  } catch (error) {
+    // Refused, or no such device: media.js tries the microphone alone, then the camera alone.
+    const {stream, missing} = await openWhatRemains(wantCamera, CAMERA, error);
+    mediaError.textContent = missing;
+    return stream;
   }
-  mediaError.textContent = describeMissingMedia(new MediaStream(), wantCamera, firstError);
-  return new MediaStream();
 }
 
 // The whole handshake, once: one video and one audio transceiver, each sending ours (if we have
@@ -135,8 +127,9 @@ async function connectToServer() {
 }
 
 // Not step 5's 'signal' relay to another member: the offer goes to the server itself, as a
-// request, and its answer comes back as the acknowledgement. aiortc takes no trickled candidates,
-// so the offer waits until ours are all in its SDP.
+// request, and its answer comes back as the acknowledgement. No trickle ICE, unlike steps 2 to 5:
+// aiortc takes no candidates after the offer, so the offer waits until ours are all in its SDP
+// (iceGatheringComplete(), common/static/ice.js).
 async function offerToServer(pc) {
   await pc.setLocalDescription();
   await iceGatheringComplete(pc);
@@ -163,19 +156,6 @@ function showRoom({track}) {
   // Setting srcObject again makes the element take up a track added after it started playing.
   roomVideo.srcObject = stream;
   playWithSound(roomVideo, unmuteButton); // common/static/media.js
-}
-
-function iceGatheringComplete(pc) {
-  return new Promise((resolve) => {
-    const check = () => {
-      if (pc.iceGatheringState === 'complete') {
-        pc.removeEventListener('icegatheringstatechange', check);
-        resolve();
-      }
-    };
-    pc.addEventListener('icegatheringstatechange', check);
-    check();
-  });
 }
 
 function onConnectionStateChange(pc) {
@@ -263,6 +243,7 @@ function leave() {
   connection?.close(); // and its channel
   connection = null;
   showBadge(serverState, 'none');
+  updateChat();
   roomVideo.srcObject = null;
   edgesBox.checked = false;
   peers.clear();

@@ -73,22 +73,14 @@ async function publish() {
 // Asks for the microphone and, if wanted, the camera. Whatever is refused, we publish anyway what
 // we have.
 async function openLocalMedia(wantCamera) {
-  const attempts = wantCamera ?
-    [{audio: true, video: CAMERA}, {audio: true}, {video: CAMERA}] : [{audio: true}];
-  let firstError = null;
-  for (const constraints of attempts) {
-    try {
-      const stream = await navigator.mediaDevices.getUserMedia(constraints);
-      if (firstError) {
-        mediaError.textContent = describeMissingMedia(stream, wantCamera, firstError);
-      }
-      return stream;
-    } catch (error) {
-      firstError ??= error;
-    }
+  try {
+    return await navigator.mediaDevices.getUserMedia({audio: true, video: wantCamera && CAMERA});
+  } catch (error) {
+    // Refused, or no such device: media.js tries the microphone alone, then the camera alone.
+    const {stream, missing} = await openWhatRemains(wantCamera, CAMERA, error);
+    mediaError.textContent = missing;
+    return stream;
   }
-  mediaError.textContent = describeMissingMedia(new MediaStream(), wantCamera, firstError);
-  return new MediaStream();
 }
 
 // The screen (step 9's getDisplayMedia()) instead of the camera, with the microphone: a
@@ -139,19 +131,6 @@ function createServerConnection() {
   watchStats(pc, statsPanels, 'Connection to the server');
   showBadge(serverState, pc.connectionState);
   return pc;
-}
-
-function iceGatheringComplete(pc) {
-  return new Promise((resolve) => {
-    const check = () => {
-      if (pc.iceGatheringState === 'complete') {
-        pc.removeEventListener('icegatheringstatechange', check);
-        resolve();
-      }
-    };
-    pc.addEventListener('icegatheringstatechange', check);
-    check();
-  });
 }
 
 function onConnectionStateChange(pc) {

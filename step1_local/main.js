@@ -1,8 +1,9 @@
 'use strict';
 
-// Two RTCPeerConnections in one page. Normally each would live in a different browser and a
-// signaling server would carry the offer, the answer and the candidates between them; here we
-// hand them over directly, so the handshake is all there is to see.
+// The two ends of a call, A and B, in one page: each is an RTCPeerConnection. Normally each would
+// live in a different browser and a signaling server would carry the offer, the answer and the
+// candidates between them; here sendSignal() hands them straight to the other end, so the
+// handshake is all there is to see.
 
 const startButton = document.querySelector('#start');
 const hangupButton = document.querySelector('#hangup');
@@ -10,103 +11,138 @@ const offerView = document.querySelector('#offer-sdp');
 const answerView = document.querySelector('#answer-sdp');
 const candidateLog = document.querySelector('#candidates');
 
-const sides = {
-  A: side('a'),
-  B: side('b'),
-};
-
-let connectionA;
-let connectionB;
+// Each end: {name, connection, channel, other, ...} and the elements of its pane.
+const peers = {A: makePeer('A'), B: makePeer('B')};
+peers.A.other = peers.B;
+peers.B.other = peers.A;
 
 startButton.onclick = start;
-hangupButton.onclick = hangUp;
-sides.A.sendButton.onclick = () => sendData('A');
-sides.B.sendButton.onclick = () => sendData('B');
-sides.A.input.onkeydown = (event) => event.key === 'Enter' && sendData('A');
-sides.B.input.onkeydown = (event) => event.key === 'Enter' && sendData('B');
+hangupButton.onclick = stop;
+for (const peer of Object.values(peers)) {
+  peer.sendButton.onclick = () => sendMessage(peer);
+  peer.input.onkeydown = (event) => event.key === 'Enter' && sendMessage(peer);
+}
 
-function side(letter) {
+function makePeer(name) {
+  const pane = name.toLowerCase(); // A's pane holds #state-a, #input-a, #send-a and #log-a
   return {
-    state: document.querySelector(`#state-${letter}`),
-    input: document.querySelector(`#input-${letter}`),
-    sendButton: document.querySelector(`#send-${letter}`),
-    log: document.querySelector(`#log-${letter}`),
+    name,
+    connection: null,
     channel: null,
+    other: null,
+    badge: document.querySelector(`#state-${pane}`),
+    input: document.querySelector(`#input-${pane}`),
+    sendButton: document.querySelector(`#send-${pane}`),
+    log: document.querySelector(`#log-${pane}`),
   };
 }
 
-async function start() {
+function start() {
+  const {A, B} = peers;
   startButton.disabled = true;
   hangupButton.disabled = false;
   clearHandshake();
+  A.connection = createConnection(A);
+  B.connection = createConnection(B);
+  // A creates the channel; B receives its other end. One channel carries both directions. The new
+  // channel fires negotiationneeded on A only, so A makes the offer.
+  setUpChannel(A, A.connection.createDataChannel('chat'));
+  B.connection.ondatachannel = ({channel}) => setUpChannel(B, channel);
+}
+
+function createConnection(peer) {
   // No iceServers: both ends are on this machine, so host candidates are enough.
-  connectionA = createConnection('A');
-  connectionB = createConnection('B');
-  connectionA.onicecandidate = (event) => onIceCandidate(connectionB, 'A', event);
-  connectionB.onicecandidate = (event) => onIceCandidate(connectionA, 'B', event);
+  const pc = new RTCPeerConnection({iceServers: []});
+  pc.onicecandidate = ({candidate}) => onLocalCandidate(peer, candidate);
+  pc.onnegotiationneeded = () => negotiate(peer);
+  pc.onconnectionstatechange = () => onConnectionStateChange(peer);
+  showBadge(peer.badge, pc.connectionState);
+  return pc;
+}
 
-  // A creates the channel; B receives its other end. One channel carries both directions.
-  setUpChannel('A', connectionA.createDataChannel('chat'));
-  connectionB.ondatachannel = (event) => setUpChannel('B', event.channel);
-
+// Fired when the connection has something new to agree on: here, the data channel. With no
+// argument, setLocalDescription() creates the offer and applies it.
+async function negotiate(peer) {
+  const pc = peer.connection;
   try {
-    await negotiate();
+    await pc.setLocalDescription();
+    offerView.value = pc.localDescription.sdp;
+    await sendSignal(peer, {description: pc.localDescription});
   } catch (error) {
-    appendLine(sides.A.log, `Negotiation failed: ${error.message}`, 'error');
+    appendLine(peer.log, `Negotiation failed: ${error.message}`, 'error');
   }
 }
 
-function createConnection(name) {
-  const connection = new RTCPeerConnection({iceServers: []});
-  connection.onconnectionstatechange = () => showState(name, connection.connectionState);
-  return connection;
+// A signal for this end, from the other: a description or a candidate.
+async function onSignal(peer, data) {
+  try {
+    if (data.description) {
+      await onDescription(peer, data.description);
+    } else if (data.candidate) {
+      await onCandidate(peer, data.candidate);
+    }
+  } catch (error) {
+    appendLine(peer.log, `Signaling error: ${error.message}`, 'error');
+  }
 }
 
-async function negotiate() {
-  // setLocalDescription() with no argument creates the offer (or answer) and applies it.
-  await connectionA.setLocalDescription();
-  offerView.value = connectionA.localDescription.sdp;
-  await connectionB.setRemoteDescription(connectionA.localDescription);
-
-  await connectionB.setLocalDescription();
-  answerView.value = connectionB.localDescription.sdp;
-  await connectionA.setRemoteDescription(connectionB.localDescription);
+async function onDescription(peer, description) {
+  const pc = peer.connection;
+  await pc.setRemoteDescription(description);
+  if (description.type === 'offer') {
+    await pc.setLocalDescription(); // creates the answer
+    answerView.value = pc.localDescription.sdp;
+    await sendSignal(peer, {description: pc.localDescription});
+  }
 }
 
-// A's candidates go to B and B's to A. Candidates only start to arrive once
-// setLocalDescription() has resolved, and by then the other side is already applying the
-// description, which addIceCandidate() waits for.
-async function onIceCandidate(otherConnection, name, event) {
-  if (!event.candidate || !event.candidate.candidate) {
-    appendLine(candidateLog, `${name}: gathering complete`, 'notice');
+// Each candidate this end finds goes to the other end, as the descriptions do. The last event has
+// no candidate: this end has found them all.
+function onLocalCandidate(peer, candidate) {
+  if (!candidate?.candidate) {
+    appendLine(candidateLog, `${peer.name}: gathering complete`, 'notice');
     return;
   }
-  appendLine(candidateLog, `${name}: ${event.candidate.candidate}`);
-  try {
-    await otherConnection.addIceCandidate(event.candidate);
-  } catch (error) {
-    appendLine(candidateLog, `${name}: addIceCandidate failed: ${error.message}`, 'error');
-  }
+  appendLine(candidateLog, `${peer.name}: ${candidate.candidate}`);
+  sendSignal(peer, {candidate});
 }
 
-function setUpChannel(name, channel) {
-  const {input, sendButton, log} = sides[name];
-  sides[name].channel = channel;
+// A candidate may come while the description before it is still being applied:
+// addIceCandidate() waits for that.
+async function onCandidate(peer, candidate) {
+  await peer.connection.addIceCandidate(candidate);
+}
+
+// This step's signaling: each signal goes straight to the other end's onSignal(), in this
+// page. Step 2 sends it through a server instead.
+async function sendSignal(from, data) {
+  await onSignal(from.other, data);
+}
+
+function onConnectionStateChange(peer) {
+  const state = peer.connection.connectionState;
+  showBadge(peer.badge, state);
+}
+
+function setUpChannel(peer, channel) {
+  peer.channel = channel;
   channel.onopen = () => {
-    input.disabled = false;
-    sendButton.disabled = false;
-    appendLine(log, 'Data channel open', 'notice');
+    appendLine(peer.log, 'Data channel open', 'notice');
+    updateChat(peer);
   };
   channel.onclose = () => {
-    input.disabled = true;
-    sendButton.disabled = true;
-    appendLine(log, 'Data channel closed', 'notice');
+    appendLine(peer.log, 'Data channel closed', 'notice');
+    updateChat(peer);
   };
-  channel.onmessage = (event) => appendLine(log, `received: ${event.data}`, 'received');
+  channel.onmessage = (event) => receiveMessage(peer, event.data);
 }
 
-function sendData(name) {
-  const {input, log, channel} = sides[name];
+function receiveMessage(peer, text) {
+  appendLine(peer.log, `received: ${text}`, 'received');
+}
+
+function sendMessage(peer) {
+  const {input, log, channel} = peer;
   if (!input.value.trim() || channel?.readyState !== 'open') {
     return;
   }
@@ -115,7 +151,7 @@ function sendData(name) {
   } catch (error) {
     // For example a message larger than the other side's a=max-message-size: say how much fits.
     const size = new TextEncoder().encode(input.value).length;
-    const fits = (name === 'A' ? connectionA : connectionB).sctp?.maxMessageSize;
+    const fits = peer.connection.sctp?.maxMessageSize;
     appendLine(log, `Could not send ${size} bytes (at most ${fits} fit in one message): ` +
       error.message, 'error');
     return;
@@ -128,26 +164,28 @@ function clearHandshake() {
   offerView.value = '';
   answerView.value = '';
   candidateLog.replaceChildren();
-  sides.A.log.replaceChildren();
-  sides.B.log.replaceChildren();
+  peers.A.log.replaceChildren();
+  peers.B.log.replaceChildren();
 }
 
-function showState(name, state) {
-  sides[name].state.textContent = state;
-  sides[name].state.dataset.state = state;
-}
-
-function hangUp() {
-  connectionA.close();
-  connectionB.close();
+function hangUp(peer) {
+  peer.channel?.close();
+  peer.connection?.close();
+  peer.channel = null;
+  peer.connection = null;
   // close() fires no connectionstatechange, so show the state ourselves.
-  showState('A', 'closed');
-  showState('B', 'closed');
-  for (const {input, sendButton, channel} of Object.values(sides)) {
-    channel?.close();
-    input.disabled = true;
-    sendButton.disabled = true;
-  }
+  showBadge(peer.badge, 'closed');
+  updateChat(peer);
+}
+
+function stop() {
+  Object.values(peers).forEach(hangUp);
   hangupButton.disabled = true;
   startButton.disabled = false;
+}
+
+function updateChat(peer) {
+  const open = peer.channel?.readyState === 'open';
+  peer.input.disabled = !open;
+  peer.sendButton.disabled = !open;
 }

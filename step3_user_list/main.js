@@ -19,7 +19,7 @@ const signaling = new Signaling();
 // The other members of the room, by member id: {id, name, connection, channel, ...}.
 const peers = new Map();
 let iceServers = [];
-// The private chat panes, one per person: only the page (common/static/private-chats.js).
+// A private chat pane per person: page code, no WebRTC in it (common/static/private-chats.js).
 const chats = new PrivateChats({area: chatArea, hint: chatHint, template: chatTemplate});
 
 setUpJoinForm(signaling, {join, leave});
@@ -40,9 +40,8 @@ async function join(room, name) {
 // The ack lists the members already here, and the ICE servers to use (none on a LAN).
 function onJoined(ack) {
   iceServers = ack.iceServers;
-  // Listed, not called: nobody connects until one of two wants to talk. They were here before us,
-  // so we are the impolite side of any connection with them (see onDescription): any rule would
-  // do, as long as both sides of a pair agree on it, and both know who came first.
+  // Listed, not called: nobody connects until one of the two wants to talk. They were here first,
+  // so with them we are the impolite side (see onDescription()).
   ack.peers.forEach((member) => addPeer(member, false));
   updateUsersHint();
 }
@@ -78,9 +77,8 @@ function openChat(peer) {
   call(peer);
 }
 
-// The first click on someone makes the connection; its data channel fires negotiationneeded.
 function call(peer) {
-  peer.connection ??= createConnection(peer);
+  peer.connection ??= createConnection(peer); // its data channel fires negotiationneeded
 }
 
 function createConnection(peer) {
@@ -89,9 +87,10 @@ function createConnection(peer) {
   pc.onnegotiationneeded = () => negotiate(peer);
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
   // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
-  // one side announcing it to the other: it is there as soon as the connection is.
+  // step 1's createDataChannel() on one side and ondatachannel on the other: both sides run the
+  // same createConnection(), and the channel is there as soon as the connection is.
   setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
-  watchStats(pc, statsPanels, peer.name);
+  watchStats(pc, statsPanels, peer.name); // its getStats(), live, in the panel below the chat
   showBadge(peer.badge, pc.connectionState);
   return pc;
 }
@@ -118,7 +117,7 @@ async function onSignal({from, data}) {
   if (!peer || (!peer.connection && data.description?.type !== 'offer')) {
     return; // not a member of our room (any more), or late news of a connection we closed
   }
-  peer.connection ??= createConnection(peer); // they clicked first: we answer their offer
+  peer.connection ??= createConnection(peer); // they called us: we answer their offer
   try {
     if (data.description) {
       await onDescription(peer, data.description);
@@ -133,12 +132,13 @@ async function onSignal({from, data}) {
 // Perfect negotiation (the pattern of the WebRTC specification). Either side may offer at any
 // time, so two offers can cross ("glare"). Then the impolite side ignores the offer it receives
 // and keeps its own; the polite side applies it, which rolls its own offer back, and answers.
-// Either way exactly one offer wins, and the two sides keep one connection.
+// Either way exactly one offer wins, and the two sides keep one connection. Which side is polite
+// is a rule both agree on: here, whoever was in the room first.
 async function onDescription(peer, description) {
   const pc = peer.connection;
-  // Applying an answer takes a moment, and the other side may already send its next offer: that
-  // is no collision, since we are stable by the time it is applied (the specification's example
-  // calls this flag isSettingRemoteAnswerPending).
+  // Applying an answer takes a moment, and the other side may already send its next offer (say,
+  // for a track it added once it had answered): that is no collision, since we are stable by the
+  // time it is applied (the specification's example calls this flag isSettingRemoteAnswerPending).
   const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
   const collision = description.type === 'offer' && (peer.makingOffer || !stable);
   peer.ignoreOffer = collision && !peer.polite;
@@ -164,6 +164,8 @@ async function onDescription(peer, description) {
   }
 }
 
+// A candidate may come while the description before it is still being applied:
+// addIceCandidate() waits for that.
 async function onCandidate(peer, candidate) {
   // Read now: by the time addIceCandidate() fails, the next description may have changed it.
   const fromIgnoredOffer = peer.ignoreOffer;
@@ -236,6 +238,7 @@ function hangUp(peer) {
   peer.connection?.close();
   peer.channel = null;
   peer.connection = null;
+  // close() fires no connectionstatechange, so show the state ourselves.
   showBadge(peer.badge, 'closed');
   updateChat(peer);
 }

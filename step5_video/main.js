@@ -4,7 +4,8 @@
 // member, with the group chat on it; now each connection also carries our camera and microphone
 // (getUserMedia, then addTrack) and brings theirs back (ontrack). A camera turned on later adds a
 // track, which needs a new offer/answer round: renegotiation, which negotiate() already does.
-// Each member is a video tile now, in place of step 4's list entry and counts.
+// A second negotiated channel, 'state', tells the others whether our mic and camera are on.
+// Each member is a video tile now, in place of step 4's list entry.
 
 // A small picture at a modest frame rate: every page decodes one video per other member (and in
 // a mesh also encodes its own once per other member), so the size is paid many times over.
@@ -18,6 +19,9 @@ const cameraOnJoin = document.querySelector('#camera-on-join');
 const mediaError = document.querySelector('#media-error');
 const micButton = document.querySelector('#mic-toggle');
 const cameraButton = document.querySelector('#camera-toggle');
+const connectionCount = document.querySelector('#connection-count');
+const videoCount = document.querySelector('#video-count');
+const summary = document.querySelector('#summary');
 const tiles = document.querySelector('#tiles');
 const tileTemplate = document.querySelector('#tile-template');
 const localName = document.querySelector('#local-name');
@@ -36,6 +40,7 @@ sendForm.onsubmit = (event) => {
   event.preventDefault();
   sendMessage();
 };
+setInterval(updateCounts, 500);
 micButton.onclick = () => toggle('audio');
 cameraButton.onclick = () => toggle('video');
 
@@ -87,22 +92,14 @@ function onPeerJoined(member) {
 // Asks for the microphone and, if wanted, the camera. Whatever is refused, we join anyway: a
 // connection we add no tracks to still receives, so we can watch and listen.
 async function openLocalMedia(wantCamera) {
-  const attempts = wantCamera ?
-    [{audio: true, video: CAMERA}, {audio: true}, {video: CAMERA}] : [{audio: true}];
-  let firstError = null;
-  for (const constraints of attempts) {
-    try {
-      const stream = await navigator.mediaDevices.getUserMedia(constraints);
-      if (firstError) {
-        mediaError.textContent = describeMissingMedia(stream, wantCamera, firstError);
-      }
-      return stream;
-    } catch (error) {
-      firstError ??= error;
-    }
+  try {
+    return await navigator.mediaDevices.getUserMedia({audio: true, video: wantCamera && CAMERA});
+  } catch (error) {
+    // Refused, or no such device: media.js tries the microphone alone, then the camera alone.
+    const {stream, missing} = await openWhatRemains(wantCamera, CAMERA, error);
+    mediaError.textContent = missing;
+    return stream;
   }
-  mediaError.textContent = describeMissingMedia(new MediaStream(), wantCamera, firstError);
-  return new MediaStream();
 }
 
 // A video tile, which shows the state of the connection too; what this page says about the peer
@@ -137,10 +134,11 @@ function createConnection(peer) {
   pc.ontrack = ({track}) => showRemoteTrack(peer, track);
   localStream.getTracks().forEach((track) => pc.addTrack(track, localStream));
   // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
-  // one side announcing it to the other: it is there as soon as the connection is.
+  // step 1's createDataChannel() on one side and ondatachannel on the other: both sides run the
+  // same createConnection(), and the channel is there as soon as the connection is.
   setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
   setUpStateChannel(peer, pc.createDataChannel('state', {negotiated: true, id: 1}));
-  watchStats(pc, statsPanels, peer.name);
+  watchStats(pc, statsPanels, peer.name); // its getStats(), live, in the panel below the chat
   showBadge(peer.badge, pc.connectionState);
   return pc;
 }
@@ -167,7 +165,7 @@ async function onSignal({from, data}) {
   if (!peer || (!peer.connection && data.description?.type !== 'offer')) {
     return; // not a member of our room (any more), or late news of a connection we closed
   }
-  peer.connection ??= createConnection(peer); // the newcomer's offer: we answer it
+  peer.connection ??= createConnection(peer); // they called us: we answer their offer
   try {
     if (data.description) {
       await onDescription(peer, data.description);
@@ -182,12 +180,13 @@ async function onSignal({from, data}) {
 // Perfect negotiation (the pattern of the WebRTC specification). Either side may offer at any
 // time, so two offers can cross ("glare"). Then the impolite side ignores the offer it receives
 // and keeps its own; the polite side applies it, which rolls its own offer back, and answers.
-// Either way exactly one offer wins, and the two sides keep one connection.
+// Either way exactly one offer wins, and the two sides keep one connection. Which side is polite
+// is a rule both agree on: here, whoever was in the room first.
 async function onDescription(peer, description) {
   const pc = peer.connection;
-  // Applying an answer takes a moment, and the other side may already send its next offer: that
-  // is no collision, since we are stable by the time it is applied (the specification's example
-  // calls this flag isSettingRemoteAnswerPending).
+  // Applying an answer takes a moment, and the other side may already send its next offer (say,
+  // for a track it added once it had answered): that is no collision, since we are stable by the
+  // time it is applied (the specification's example calls this flag isSettingRemoteAnswerPending).
   const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
   const collision = description.type === 'offer' && (peer.makingOffer || !stable);
   peer.ignoreOffer = collision && !peer.polite;
@@ -213,6 +212,8 @@ async function onDescription(peer, description) {
   }
 }
 
+// A candidate may come while the description before it is still being applied:
+// addIceCandidate() waits for that.
 async function onCandidate(peer, candidate) {
   // Read now: by the time addIceCandidate() fails, the next description may have changed it.
   const fromIgnoredOffer = peer.ignoreOffer;
@@ -244,6 +245,7 @@ function onConnectionStateChange(peer) {
 function setUpChannel(peer, channel) {
   peer.channel = channel;
   channel.onopen = () => {
+    // One line per member as the mesh fills up.
     appendLine(peer.log, `Data channel to ${peer.name} is open.`, 'notice');
     updateChat();
   };
@@ -292,7 +294,9 @@ function hangUp(peer) {
   peer.stateChannel?.close();
   peer.connection?.close();
   peer.channel = null;
+  peer.stateChannel = null;
   peer.connection = null;
+  // close() fires no connectionstatechange, so show the state ourselves.
   showBadge(peer.badge, 'closed');
   updateChat();
 }
@@ -301,6 +305,26 @@ function leave() {
   peers.forEach(removePeer);
   stopLocalMedia();
   signaling.leave(); // the others get peer-left
+}
+
+// The lesson in numbers: n-1 connections on this page, n(n-1)/2 in the room. A display, so it is
+// simply refreshed twice a second (like the stats panel), not from every place that changes them.
+// Video adds its own cost: our camera is sent once per other member, and each of theirs decoded.
+function updateCounts() {
+  // The RTCPeerConnections this page holds, up or still coming up.
+  connectionCount.textContent = [...peers.values()].filter((peer) => peer.connection).length;
+  videoCount.textContent = [...peers.values()]
+    .filter((peer) => peer.stream.getVideoTracks().length > 0).length;
+  const people = peers.size + 1;
+  summary.textContent = signaling.joined ?
+    `${people} in the room: ${people - 1} ${people === 2 ? 'connection' : 'connections'} per ` +
+      `person, ${(people * (people - 1)) / 2} in the whole mesh; your camera is sent ` +
+      `${times(people - 1)}.` :
+    'Join a room to see what it costs.';
+}
+
+function times(count) {
+  return count === 1 ? 'once' : `${count} times`;
 }
 
 function updateChat() {

@@ -12,8 +12,8 @@
 //     no offer and answer each time someone comes or goes): when someone joins, the server
 //     starts sending their video into a free slot.
 
-// A small picture at a modest frame rate: every page decodes one video per other member (and in
-// a mesh also encodes its own once per other member), so the size is paid many times over.
+// A small picture at a modest frame rate: every page decodes one video per other member, so the
+// size is paid many times over.
 const CAMERA = {width: {ideal: 320}, height: {ideal: 240}, frameRate: {ideal: 15, max: 15}};
 
 const chatLog = document.querySelector('#log');
@@ -42,9 +42,9 @@ let localStream = new MediaStream();
 let connection = null; // our one RTCPeerConnection, to the server
 let ourSenders = {}; // on it, our sender for 'audio' and for 'video'
 let channel = null;
-// Our channel opens on our side before the server listens on it: chat waits for the server's
+// Our channel opens on our side before the server listens on it, so chat waits for the server's
 // 'ready' message, not for the channel's open event.
-let chatReady = false; // the server has our channel (its 'ready' message)
+let chatReady = false;
 
 const roomFullHint = 'The server forwards every video to every member, so rooms are capped.';
 setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint});
@@ -52,6 +52,7 @@ sendForm.onsubmit = (event) => {
   event.preventDefault();
   sendMessage();
 };
+setInterval(updateCounts, 500);
 micButton.onclick = () => toggle('audio');
 cameraButton.onclick = () => toggle('video');
 
@@ -103,22 +104,14 @@ function onPeerJoined(member) {
 // Asks for the microphone and, if wanted, the camera. Whatever is refused, we join anyway: a
 // connection we add no tracks to still receives, so we can watch and listen.
 async function openLocalMedia(wantCamera) {
-  const attempts = wantCamera ?
-    [{audio: true, video: CAMERA}, {audio: true}, {video: CAMERA}] : [{audio: true}];
-  let firstError = null;
-  for (const constraints of attempts) {
-    try {
-      const stream = await navigator.mediaDevices.getUserMedia(constraints);
-      if (firstError) {
-        mediaError.textContent = describeMissingMedia(stream, wantCamera, firstError);
-      }
-      return stream;
-    } catch (error) {
-      firstError ??= error;
-    }
+  try {
+    return await navigator.mediaDevices.getUserMedia({audio: true, video: wantCamera && CAMERA});
+  } catch (error) {
+    // Refused, or no such device: media.js tries the microphone alone, then the camera alone.
+    const {stream, missing} = await openWhatRemains(wantCamera, CAMERA, error);
+    mediaError.textContent = missing;
+    return stream;
   }
-  mediaError.textContent = describeMissingMedia(new MediaStream(), wantCamera, firstError);
-  return new MediaStream();
 }
 
 // A video tile; the server's slots bring the tracks it plays (showSlots).
@@ -137,7 +130,6 @@ function addPeer({id, name}) {
   tile.querySelector('.tile-name').textContent = name;
   peers.set(id, peer);
   tiles.append(tile);
-  updateCounts();
   return peer;
 }
 
@@ -148,14 +140,16 @@ async function connectToServer() {
   peers.forEach((peer) => {
     peer.stream = new MediaStream(); // and the tracks it brought
   });
-  const {slots} = await signaling.request('slots');
+  const {slots: slotCount} = await signaling.request('slots'); // how many the room may need
   const pc = createServerConnection();
   connection = pc;
   sendOurTracks(pc);
-  addReceiveSlots(pc, slots);
+  addReceiveSlots(pc, slotCount);
+  // Not negotiated as in step 5: announced in our offer, the server gets it in its datachannel
+  // event, and its own code starts to listen only then (see chatReady).
   setUpServerChannel(pc.createDataChannel('chat'));
+  updateChat();
   await offerToServer(pc);
-  updateCounts();
 }
 
 // addTransceiver(), not step 5's addTrack(): a transceiver is one m-line of the offer, with a
@@ -181,8 +175,9 @@ function addReceiveSlots(pc, count) {
 }
 
 // Not step 5's 'signal' relay to another member: the offer goes to the server itself, as a
-// request, and its answer comes back as the acknowledgement. aiortc takes no trickled candidates,
-// so the offer waits until ours are all in its SDP.
+// request, and its answer comes back as the acknowledgement. No trickle ICE, unlike steps 2 to 5:
+// aiortc takes no candidates after the offer, so the offer waits until ours are all in its SDP
+// (iceGatheringComplete(), common/static/ice.js).
 async function offerToServer(pc) {
   await pc.setLocalDescription();
   await iceGatheringComplete(pc);
@@ -198,19 +193,6 @@ function createServerConnection() {
   watchStats(pc, statsPanels, 'Connection to the server');
   showBadge(serverState, pc.connectionState);
   return pc;
-}
-
-function iceGatheringComplete(pc) {
-  return new Promise((resolve) => {
-    const check = () => {
-      if (pc.iceGatheringState === 'complete') {
-        pc.removeEventListener('icegatheringstatechange', check);
-        resolve();
-      }
-    };
-    pc.addEventListener('icegatheringstatechange', check);
-    check();
-  });
 }
 
 function onConnectionStateChange(pc) {
@@ -253,16 +235,16 @@ function onServerMessage(message) {
 
 // {mid, id, name} for each slot in use: the transceiver with that mid carries that member's video
 // or sound. A mid names one m-line of our offer, so it finds the transceiver, whose receiver's
-// track has played that slot since the answer; now we know whose it is.
+// track has played that slot since the answer; now we know whose it is. (No ontrack here: it
+// fired for every slot when the answer was applied, long before anyone was in them.)
 function showSlots(slots) {
   for (const {mid, id, name} of slots) {
     const peer = peerNamed(name) ?? addPeer({id, name}); // a slot may come before peer-joined
-    const {track} = connection.getTransceivers().find((t) => t.mid === mid).receiver;
-    if (!peer.stream.getTracks().includes(track)) {
+    const track = connection.getTransceivers().find((t) => t.mid === mid)?.receiver.track;
+    if (track && !peer.stream.getTracks().includes(track)) {
       showRemoteTrack(peer, track);
     }
   }
-  updateCounts();
 }
 
 // By name, not by id: the ids in 'slots' and 'state' are the server's, and after a server restart
@@ -297,28 +279,23 @@ function onPeerLeft({id}) {
 }
 
 function removePeer(peer) {
-  peer.video.srcObject = null;
+  peer.video.srcObject = null; // the slot's tracks live on, for whoever the server puts in it next
   peers.delete(peer.id);
   peer.tile.remove();
-  updateCounts();
 }
 
 function leave() {
   connection?.close(); // and its channel
   connection = null;
   showBadge(serverState, 'none');
+  updateChat();
   peers.forEach(removePeer);
   stopLocalMedia();
   signaling.leave(); // the others get peer-left, and the server closes its side
 }
 
-function updateChat() {
-  const open = chatReady && channel?.readyState === 'open';
-  messageInput.disabled = !open;
-  sendButton.disabled = !open;
-}
-
 // The lesson in numbers: one connection here, n in the room, against n-1 and n(n-1)/2 in a mesh.
+// Refreshed twice a second, as in steps 4 and 5.
 function updateCounts() {
   connectionCount.textContent = connection ? 1 : 0;
   videoCount.textContent = [...peers.values()]
@@ -328,7 +305,16 @@ function updateCounts() {
     `${people} in the room: 1 connection per person, to the server, which gets your camera once. ` +
       `A mesh would need ${people - 1} per person, and send your camera ${times(people - 1)}.` :
     'Join a room to see what it costs.';
-  updateChat();
+}
+
+function times(count) {
+  return count === 1 ? 'once' : `${count} times`;
+}
+
+function updateChat() {
+  const open = chatReady && channel?.readyState === 'open';
+  messageInput.disabled = !open;
+  sendButton.disabled = !open;
 }
 
 // A slot's track, once the server has said whose it is.
@@ -370,10 +356,6 @@ function sendState() {
   if (chatReady && channel?.readyState === 'open') {
     channel.send(JSON.stringify({type: 'state', ...localState()}));
   }
-}
-
-function times(count) {
-  return count === 1 ? 'once' : `${count} times`;
 }
 
 // A track we did not have yet (camera off when we joined, or refused then). Its transceiver has

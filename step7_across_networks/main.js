@@ -9,9 +9,11 @@
 //
 // New in this step: the call across networks. The signaling server now hands out ICE servers:
 // STUN, to learn the address a NAT gives us, and TURN, to relay when no direct path exists, with
-// credentials of our own. The page shows every candidate as ICE finds it and the pair it chose,
-// and can allow relayed candidates only. A connection that finds no path gets an ICE restart,
-// then is given up, with advice on what to check.
+// credentials of our own. Using them took no new code: step 2 already gave ack.iceServers to every
+// RTCPeerConnection. What is new is seeing what ICE does with them, and testing it: the page shows
+// every candidate as ICE finds it and the pair it chose, and can allow relayed candidates only. A
+// connection that finds no path gets an ICE restart, then is given up, with advice on what to
+// check.
 
 const chatLog = document.querySelector('#log');
 const peerLabel = document.querySelector('#peer-name');
@@ -40,7 +42,7 @@ const signaling = new Signaling();
 const peers = new Map();
 let iceServers = [];
 
-setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint: 'A step 7 room is for two.'});
+setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint: 'A call here is for two.'});
 relayOnlyBox.checked = RELAY_ONLY; // ?relay=1 in the address ticks it (common/static/ice.js)
 sendForm.onsubmit = (event) => {
   event.preventDefault();
@@ -91,10 +93,6 @@ function showIceServers(servers) {
   }
 }
 
-function expiryOf(server) {
-  return new Date(Number(server.username.split(':')[0]) * 1000);
-}
-
 function addPeer({id, name}) {
   const peer = {id, name, connection: null, channel: null, caller: false, errors: new Set()};
   // Where this page shows what happens with this peer: one log and one badge, in this step.
@@ -111,23 +109,23 @@ function call(peer) {
 }
 
 function createConnection(peer) {
-  // The RTCConfiguration that step 2's peerConfiguration() made, but with the box deciding: 'relay'
-  // keeps only the TURN server's candidates, and the call goes as it would between two networks
-  // that let nothing else through.
+  // Step 2's configuration, with the box deciding the policy: 'relay' keeps only the TURN server's
+  // candidates, and the call goes as it would between two networks that let nothing else through.
   const iceTransportPolicy = relayOnlyBox.checked ? 'relay' : 'all';
-  const pc = new RTCPeerConnection({iceServers, iceTransportPolicy});
+  const pc = new RTCPeerConnection({...peerConfiguration(iceServers), iceTransportPolicy});
   pc.onicecandidate = ({candidate}) => onLocalCandidate(peer, candidate);
   pc.onicecandidateerror = (event) => onCandidateError(peer, event);
   pc.onicegatheringstatechange = () => showBadge(gatheringState, pc.iceGatheringState);
   pc.onnegotiationneeded = () => negotiate(peer);
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
   // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
-  // one side announcing it to the other: it is there as soon as the connection is.
+  // step 1's createDataChannel() on one side and ondatachannel on the other: both sides run the
+  // same createConnection(), and the channel is there as soon as the connection is.
   setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
   // restart() once the connection fails, or is not up within 15 s (?iceTimeout=MS); then giveUp()
   // if even that did not bring it up (common/static/ice.js).
   superviseConnection(pc, {restart: () => restartIce(peer), giveUp: () => giveUp(peer)});
-  watchStats(pc, statsPanels, peer.name);
+  watchStats(pc, statsPanels, peer.name); // its getStats(), live, in the panel below the chat
   showBadge(peer.badge, pc.connectionState);
   candidateRows.replaceChildren();
   showBadge(chosenPair, 'none yet');
@@ -153,7 +151,7 @@ async function onSignal({from, data}) {
   if (!peer || (!peer.connection && data.description?.type !== 'offer')) {
     return; // not a member of our room (any more), or late news of a connection we closed
   }
-  peer.connection ??= createConnection(peer); // the newcomer's offer: we answer it
+  peer.connection ??= createConnection(peer); // they called us: we answer their offer
   try {
     if (data.description) {
       await onDescription(peer, data.description);
@@ -175,13 +173,17 @@ async function onDescription(peer, description) {
   }
 }
 
+// A candidate may come while the description before it is still being applied:
+// addIceCandidate() waits for that.
 async function onCandidate(peer, candidate) {
   await peer.connection.addIceCandidate(candidate);
   if (candidate.candidate) {
     showCandidate('theirs', new RTCIceCandidate(candidate));
   }
   if (peer.connection.connectionState === 'connected') {
-    showChosenPair(peer); // a pair chosen before this candidate arrived called it prflx
+    // ICE may have chosen a pair before this candidate arrived: getStats() then called its far
+    // end prflx (learned from a connectivity check). Read it again for its real type.
+    showChosenPair(peer);
   }
 }
 
@@ -207,11 +209,6 @@ function showCandidate(side, {type, protocol, address, port, relayProtocol}) {
   }
 }
 
-// Chromium writes IPv6 addresses in brackets, Firefox and getStats() without.
-function endpoint(address, port) {
-  return `${address?.replace(/^\[(.*)\]$/, '$1')}:${port}`;
-}
-
 // A STUN or TURN server that did not answer, or refused us. Firefox tells it once per local
 // address: once per server and code is enough.
 function onCandidateError(peer, {url, errorCode, errorText}) {
@@ -219,25 +216,8 @@ function onCandidateError(peer, {url, errorCode, errorText}) {
   if (!peer.errors.has(key)) {
     peer.errors.add(key);
     const what = `${url} answered ${errorCode} ${errorText}`.trim();
-    appendLine(peer.log, `${what}: ${candidateErrorAdvice(errorCode)}`, 'error');
+    appendLine(peer.log, `${what}: ${candidateErrorAdvice(errorCode, iceServers)}`, 'error');
   }
-}
-
-function candidateErrorAdvice(errorCode) {
-  const turn = iceServers.find((server) => server.username);
-  if (errorCode === 401 && turn && expiryOf(turn) < new Date()) {
-    const at = expiryOf(turn).toLocaleTimeString();
-    return `our TURN credentials expired at ${at}. Leave and join again for new ones.`;
-  }
-  if (errorCode === 401) {
-    return 'the TURN server refused our credentials. Is the signaling server\'s TURN_SECRET the ' +
-      'TURN server\'s secret?';
-  }
-  if (errorCode === 701) {
-    return 'no answer. Is the server running, and reachable from here? A firewall that blocks ' +
-      'UDP still lets TURN over TCP or TLS on port 443 through.';
-  }
-  return 'the server refused this request (see its log).';
 }
 
 // Of every pair ICE checked, the one it chose (getStats(), as the stats panel reads it).
@@ -278,7 +258,8 @@ function onConnectionStateChange(peer) {
   if (state === 'connected') {
     appendLine(peer.log, `Connected peer to peer with ${peer.name}.`, 'notice');
     showChosenPair(peer);
-    // ICE may still switch to a better pair: Chromium says so on the ICE transport.
+    // ICE may still switch to a better pair: Chromium says so on the ICE transport, which a
+    // connection with no audio or video reaches through its data channels' SCTP transport.
     const iceTransport = peer.connection.sctp?.transport.iceTransport;
     if (iceTransport) {
       iceTransport.onselectedcandidatepairchange = () => showChosenPair(peer);
@@ -355,6 +336,7 @@ function hangUp(peer) {
   peer.connection?.close();
   peer.channel = null;
   peer.connection = null;
+  // close() fires no connectionstatechange, so show the state ourselves.
   showBadge(peer.badge, 'closed');
   updateChat();
 }

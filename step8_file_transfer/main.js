@@ -10,8 +10,9 @@
 // New in this step: files. A second data channel carries them in chunks, peer to peer; like any
 // data channel unless told otherwise, it is reliable and ordered, so the chunks arrive whole and
 // in order. The sender never lets more than HIGH_WATER_BYTES wait in the channel's buffer
-// (backpressure), both sides show the progress, and a SHA-256 of the whole file, compared at the
-// end, proves the copy.
+// (backpressure), and both sides show the progress. A SHA-256 of the whole file, compared at the
+// end, proves the copy: the channel already delivers every byte, so what the hash checks is our
+// own chunking and reassembly.
 
 const chatLog = document.querySelector('#log');
 const peerLabel = document.querySelector('#peer-name');
@@ -24,7 +25,7 @@ const fileInput = document.querySelector('#files');
 const sendFilesButton = document.querySelector('#send-files');
 const transferList = document.querySelector('#transfers');
 
-// Chunks fit in one message in any browser (and in the Python peer, which takes 64 KiB). The
+// Chunks fit in one message in any browser (and in aiortc, step 6's Python peer: 64 KiB). The
 // sender queues chunks until HIGH_WATER_BYTES wait in the channel, then waits for the channel to
 // drain to LOW_WATER_BYTES (the bufferedamountlow event) before it queues more.
 const CHUNK_BYTES = 64 * 1024;
@@ -38,7 +39,7 @@ const signaling = new Signaling();
 const peers = new Map();
 let iceServers = [];
 
-setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint: 'A step 8 room is for two.'});
+setUpJoinForm(signaling, {join, leave, log: chatLog, roomFullHint: 'A call here is for two.'});
 sendForm.onsubmit = (event) => {
   event.preventDefault();
   sendMessage();
@@ -96,11 +97,12 @@ function createConnection(peer) {
   pc.onnegotiationneeded = () => negotiate(peer);
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
   // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
-  // one side announcing it to the other: it is there as soon as the connection is.
+  // step 1's createDataChannel() on one side and ondatachannel on the other: both sides run the
+  // same createConnection(), and the channel is there as soon as the connection is.
   setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
   // Files get a channel of their own, so a long transfer never holds up a chat message.
   setUpFileChannel(peer, pc.createDataChannel('files', {negotiated: true, id: 1}));
-  watchStats(pc, statsPanels, peer.name);
+  watchStats(pc, statsPanels, peer.name); // its getStats(), live, in the panel below the chat
   showBadge(peer.badge, pc.connectionState);
   return pc;
 }
@@ -124,7 +126,7 @@ async function onSignal({from, data}) {
   if (!peer || (!peer.connection && data.description?.type !== 'offer')) {
     return; // not a member of our room (any more), or late news of a connection we closed
   }
-  peer.connection ??= createConnection(peer); // the newcomer's offer: we answer it
+  peer.connection ??= createConnection(peer); // they called us: we answer their offer
   try {
     if (data.description) {
       await onDescription(peer, data.description);
@@ -146,6 +148,8 @@ async function onDescription(peer, description) {
   }
 }
 
+// A candidate may come while the description before it is still being applied:
+// addIceCandidate() waits for that.
 async function onCandidate(peer, candidate) {
   await peer.connection.addIceCandidate(candidate);
 }
@@ -199,7 +203,8 @@ function sendFiles() {
 
 // The protocol: {type: 'file', id, name, size}, the bytes in binary chunks, then
 // {type: 'end', id, sha256}; the receiver answers {type: 'received', id, sha256}. Either side may
-// send {type: 'cancel', id} at any time.
+// send {type: 'cancel', id} at any time. Only the first three carry the file; 'received' and
+// 'cancel' are the courtesies around it.
 async function sendFile(peer, file) {
   // A random id: both sides send files, and a cancel must name one file only.
   const transfer = newTransfer(peer, {id: crypto.randomUUID(), name: file.name, size: file.size});
@@ -211,6 +216,7 @@ async function sendFile(peer, file) {
     for (let offset = 0; offset < file.size && !transfer.done; offset += chunkBytes) {
       const chunk = await file.slice(offset, offset + chunkBytes).arrayBuffer();
       await sendWhenRoom(peer, chunk);
+      // Queued, not yet delivered: the receiver's bar is the true one.
       transfer.row.show(offset + chunk.byteLength, `sending to ${peer.name}`);
     }
     if (!transfer.done) {
@@ -259,6 +265,8 @@ function sendControl(peer, message) {
   return sendWhenRoom(peer, JSON.stringify(message));
 }
 
+// Text is a control message, binary a chunk: the channel is ordered, so the chunks come between
+// their file's 'file' and 'end'.
 function onFileMessage(peer, data) {
   if (typeof data !== 'string') {
     receiveChunk(peer, data);
@@ -269,6 +277,8 @@ function onFileMessage(peer, data) {
   handlers[message.type]?.(peer, message);
 }
 
+// What the other side sends is untrusted input: a name is cut short, a size must be a number.
+// The chunks are kept in memory until the end: fine for a demo, not for gigabytes.
 function startIncoming(peer, {id, name, size}) {
   if (peer.incoming || typeof name !== 'string' || !Number.isSafeInteger(size) || size < 0) {
     return; // one file at a time, as announced: anything else is not our protocol
@@ -402,6 +412,7 @@ function hangUp(peer) {
   peer.channel = null;
   peer.files = null;
   peer.connection = null;
+  // close() fires no connectionstatechange, so show the state ourselves.
   showBadge(peer.badge, 'closed');
   updateChat();
 }

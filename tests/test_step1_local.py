@@ -53,7 +53,7 @@ def test_a_message_too_big_for_the_other_side_says_how_much_fits(page):
     1 GiB, too big to paste): one byte over is refused, and the pane says both sizes."""
     page.click("#start")
     expect(page.locator("#send-a")).to_be_enabled()
-    fits = page.evaluate("connectionA.sctp.maxMessageSize")
+    fits = page.evaluate("openPeerConnections()[0].sctp.maxMessageSize")  # A's, made first
     if fits > 10_000_000:  # Firefox: a 300 000-character message goes through whole
         send(page, "a", "x" * 300_000)
         expect(page.locator("#log-b li.received")).to_have_count(1)

@@ -197,7 +197,7 @@ def test_a_full_room_says_how_many_it_holds_whatever_its_name(join, own_server):
     expect_connected(ann, "Bob")
     cat = join("Cat", server=server, room="full")
     expect(cat.locator("#join-error")).to_have_text(
-        "The room is full (2 members). A step 2 room is for two. Pick another room name."
+        "The room is full (2 members). A call here is for two. Pick another room name."
     )
 
 

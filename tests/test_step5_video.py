@@ -123,6 +123,13 @@ def test_three_users_see_each_other_and_a_leave_removes_the_tile(user):
                 expect(tile(page, other).locator(".unmute")).to_be_hidden()
                 assert tile(page, other).locator("video").evaluate("video => video.muted") is False
         assert page.evaluate("openPeerConnections().length") == 2
+        # The cost of a mesh, in numbers: two connections here, and our camera sent twice.
+        expect(page.locator("#connection-count")).to_have_text("2")
+        expect(page.locator("#video-count")).to_have_text("2")
+        expect(page.locator("#summary")).to_have_text(
+            "3 in the room: 2 connections per person, 3 in the whole mesh; "
+            "your camera is sent 2 times."
+        )
 
     cat_tracks = pages["Cat"].evaluate_handle(
         "document.querySelector('#local-video').srcObject.getTracks()"
@@ -133,8 +140,10 @@ def test_three_users_see_each_other_and_a_leave_removes_the_tile(user):
         expect(tile(pages[name], "Cat")).to_have_count(0)
         expect(pages[name].locator(".remote-tile")).to_have_count(1)
         assert pages[name].evaluate("openPeerConnections().length") == 1
+        expect(pages[name].locator("#summary")).to_contain_text("your camera is sent once.")
     expect(pages["Cat"].locator(".remote-tile")).to_have_count(0)
     assert pages["Cat"].evaluate("openPeerConnections().length") == 0
+    expect(pages["Cat"].locator("#summary")).to_have_text("Join a room to see what it costs.")
     assert pages["Cat"].evaluate("document.querySelector('#local-video').srcObject") is None
     assert cat_tracks.evaluate("tracks => tracks.every((t) => t.readyState === 'ended')")
     expect_video_from(pages["Ann"], "Bob")  # the two who stayed still see each other

@@ -1,9 +1,12 @@
 'use strict';
 
-// ICE plumbing: the RTCConfiguration of every connection the pages make, and, for step
-// 7, the timer that decides when a connection needs an ICE restart and what to say when even that
-// fails. What a restart *is* is taught in step 7 (restartIce in its main.js); this only says when
-// to call it.
+// ICE plumbing: the RTCConfiguration of every connection the pages make, and, for step 7, the
+// timer that decides when a connection needs an ICE restart and what to say when even that fails.
+// What a restart *is* is taught in step 7 (restartIce in its main.js); this only says when to call
+// it. Step 7's small helpers are here too: reading a TURN username's expiry, writing an address the
+// same way in every browser, and the advice for a STUN or TURN server's error code. And for the
+// pages that talk to aiortc (step 6 on), which takes no trickled candidates:
+// iceGatheringComplete().
 //
 // A connection that fails, or does not come up within ?iceTimeout=MS (15 s by default), gets one
 // restart; if it still does not come up, the page gives up on it.
@@ -53,6 +56,22 @@ function superviseConnection(pc, {restart, giveUp}) {
   timer = setTimeout(check, ICE_TIMEOUT_MS);
 }
 
+// Resolves once `pc` has gathered all its candidates, so that its local description holds them
+// all: for a peer that takes no trickled candidates (aiortc, from step 6 on; a WHIP server).
+function iceGatheringComplete(pc) {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (pc.iceGatheringState === 'complete') {
+        pc.removeEventListener('icegatheringstatechange', check);
+        resolve();
+      }
+    };
+    pc.addEventListener('icegatheringstatechange', check);
+    check();
+  });
+}
+
+
 // What to tell a learner whose connection never came up, given the ICE servers it had;
 // `relayOnly` says how the page was told to use relayed candidates only ('' if it was not).
 function iceFailureAdvice(iceServers, relayOnly = RELAY_ONLY ? '?relay=1' : '') {
@@ -70,4 +89,32 @@ function iceFailureAdvice(iceServers, relayOnly = RELAY_ONLY ? '?relay=1' : '') 
   }
   return 'Not even the TURN server could relay: check its address and secret ' +
     '(docs/troubleshooting.md).';
+}
+
+// Step 7: the expiry written in our TURN username, "<Unix time>:<member id>" (common/ice.py).
+function expiryOf(server) {
+  return new Date(Number(server.username.split(':')[0]) * 1000);
+}
+
+// Chromium writes IPv6 addresses in brackets, Firefox and getStats() without.
+function endpoint(address, port) {
+  return `${address?.replace(/^\[(.*)\]$/, '$1')}:${port}`;
+}
+
+// Step 7: what to say when a STUN or TURN server answered a candidate request with an error.
+function candidateErrorAdvice(errorCode, iceServers) {
+  const turn = iceServers.find((server) => server.username);
+  if (errorCode === 401 && turn && expiryOf(turn) < new Date()) {
+    const at = expiryOf(turn).toLocaleTimeString();
+    return `our TURN credentials expired at ${at}. Leave and join again for new ones.`;
+  }
+  if (errorCode === 401) {
+    return 'the TURN server refused our credentials. Is the signaling server\'s TURN_SECRET the ' +
+      'TURN server\'s secret?';
+  }
+  if (errorCode === 701) {
+    return 'no answer. Is the server running, and reachable from here? A firewall that blocks ' +
+      'UDP still lets TURN over TCP or TLS on port 443 through.';
+  }
+  return 'the server refused this request (see its log).';
 }

@@ -35,10 +35,29 @@ function describeMissingMedia(stream, wantCamera, error) {
     `others, but ${consequence}.`;
 }
 
+// When getUserMedia() refused a page's first request (with `error`): the microphone alone, then,
+// if wanted, the camera alone (`camera`: its constraints). Returns what it got, an empty stream
+// if nothing, and the sentence saying what is missing.
+async function openWhatRemains(wantCamera, camera, error) {
+  const attempts = wantCamera ? [{audio: true}, {video: camera}] : [];
+  let stream = new MediaStream();
+  for (const constraints of attempts) {
+    try {
+      stream = await navigator.mediaDevices.getUserMedia(constraints);
+      break;
+    } catch {
+      // not this one either
+    }
+  }
+  return {stream, missing: describeMissingMedia(stream, wantCamera, error)};
+}
+
 // "muted · camera off", or '' when both are on.
 function describeState({mic, camera}) {
   return [!mic && 'muted', !camera && 'camera off'].filter(Boolean).join(' · ');
 }
+
+let previewTrack = null; // the video track our own tile shows
 
 // Our own tile and the two toggle buttons, from the tracks of our stream (null: not joined).
 // Step 14 says `idle` ('not live') for null, and `picture` 'screen' when it sends a screen.
@@ -47,8 +66,12 @@ function showLocalMedia(stream, {idle = 'not joined', picture = 'camera'} = {}) 
   const hasMic = stream?.getAudioTracks().length > 0;
   const video = document.querySelector('#local-video');
   const preview = stream?.getVideoTracks().length > 0 ? stream : null;
-  if (video.srcObject !== preview) {
-    video.srcObject = preview; // setting it again would restart the preview
+  const track = preview?.getVideoTracks()[0] ?? null;
+  // Set again only for a new picture (another stream, or a screen in the camera's place): the
+  // element takes up a new track only then, and setting it otherwise would restart the preview.
+  if (video.srcObject !== preview || previewTrack !== track) {
+    video.srcObject = preview;
+    previewTrack = track;
   }
   document.querySelector('#local-tile').dataset.camera = on('video') ? 'on' : 'off';
   document.querySelector('#local-status').textContent = stream ?
@@ -81,4 +104,21 @@ function playWithSound(video, unmuteButton) {
       video.play();
     } // else AbortError: a newer srcObject replaced this one and plays instead
   });
+}
+
+// Step 9: a screen picker's refusals, in words; the rest is explainMediaError()'s.
+function explainScreenError(error) {
+  if (!window.isSecureContext) {
+    return explainMediaError(error);
+  }
+  switch (error.name) {
+    case 'NotAllowedError':
+      return 'the picker was closed without choosing, or sharing is blocked for this site';
+    case 'InvalidStateError': // Firefox and Safari: no click on this page just before
+      return 'the browser shares a screen only right after a click on this page';
+    case 'TypeError': // no navigator.mediaDevices.getDisplayMedia
+      return 'this browser cannot share a screen (phone browsers cannot)';
+    default:
+      return explainMediaError(error);
+  }
 }

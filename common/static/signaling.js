@@ -63,6 +63,11 @@ class Signaling {
     return this.socket.active;
   }
 
+  // Whether this page is in a room: from the join's ack to leave().
+  get joined() {
+    return this.membership !== null;
+  }
+
   async join(room, name) {
     const ack = await this.whileJoining(this.request('join', {room, name}));
     this.membership = {room, name};
