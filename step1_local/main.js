@@ -10,6 +10,7 @@ const hangupButton = document.querySelector('#hangup');
 const offerView = document.querySelector('#offer-sdp');
 const answerView = document.querySelector('#answer-sdp');
 const candidateLog = document.querySelector('#candidates');
+const statsPanels = document.querySelector('#stats');
 
 // Each end: {name, connection, channel, other, ...} and the elements of its pane.
 const peers = {A: makePeer('A'), B: makePeer('B')};
@@ -38,16 +39,14 @@ function makePeer(name) {
 }
 
 function start() {
-  const {A, B} = peers;
   startButton.disabled = true;
   hangupButton.disabled = false;
   clearHandshake();
-  A.connection = createConnection(A);
-  B.connection = createConnection(B);
-  // A creates the channel; B receives its other end. One channel carries both directions. The new
-  // channel fires negotiationneeded on A only, so A makes the offer.
-  setUpChannel(A, A.connection.createDataChannel('chat'));
-  B.connection.ondatachannel = ({channel}) => setUpChannel(B, channel);
+  call(peers.A); // A calls B; B makes its connection when A's offer arrives (onSignal)
+}
+
+function call(peer) {
+  peer.connection ??= createConnection(peer); // its data channel fires negotiationneeded
 }
 
 function createConnection(peer) {
@@ -56,6 +55,10 @@ function createConnection(peer) {
   pc.onicecandidate = ({candidate}) => onLocalCandidate(peer, candidate);
   pc.onnegotiationneeded = () => negotiate(peer);
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
+  // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
+  // one side announcing it to the other: it is there as soon as the connection is.
+  setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
+  watchStats(pc, statsPanels, peer.name); // its getStats(), live, in the stats panel
   showBadge(peer.badge, pc.connectionState);
   return pc;
 }
@@ -75,6 +78,7 @@ async function negotiate(peer) {
 
 // A signal for this end, from the other: a description or a candidate.
 async function onSignal(peer, data) {
+  peer.connection ??= createConnection(peer); // they called us: we answer their offer
   try {
     if (data.description) {
       await onDescription(peer, data.description);

@@ -93,10 +93,9 @@ function createConnection(peer) {
   pc.onnegotiationneeded = () => negotiate(peer);
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
   // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
-  // step 1's createDataChannel() on one side and ondatachannel on the other: both sides run the
-  // same createConnection(), and the channel is there as soon as the connection is.
+  // one side announcing it to the other: it is there as soon as the connection is.
   setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
-  watchStats(pc, statsPanels, peer.name); // its getStats(), live, in the panel below the chat
+  watchStats(pc, statsPanels, peer.name); // its getStats(), live, in the stats panel
   showBadge(peer.badge, pc.connectionState);
   return pc;
 }
@@ -137,9 +136,10 @@ async function onSignal({from, data}) {
 
 // Perfect negotiation (the pattern of the WebRTC specification). Either side may offer at any
 // time, so two offers can cross ("glare"). Then the impolite side ignores the offer it receives
-// and keeps its own; the polite side applies it, which rolls its own offer back, and answers.
-// Either way exactly one offer wins, and the two sides keep one connection. Which side is polite
-// is a rule both agree on: here, whoever was in the room first.
+// and keeps its own; the polite side applies it (setRemoteDescription() of an offer rolls its own
+// back by itself) and answers. Either way exactly one offer wins, and the two sides keep one
+// connection. Which side is polite is a rule both agree on: here, whoever was in the room first.
+// peer.polite says whether WE are the polite side with that peer.
 async function onDescription(peer, description) {
   const pc = peer.connection;
   // Applying an answer takes a moment, and the other side may already send its next offer (say,
@@ -277,7 +277,7 @@ function updateCounts() {
   connectionCount.textContent = [...peers.values()].filter((peer) => peer.connection).length;
   channelCount.textContent = openChannels().length;
   const people = peers.size + 1;
-  meshSummary.textContent = me.textContent ?
+  meshSummary.textContent = signaling.joined ?
     `${people} in the room: ${people - 1} ${people === 2 ? 'connection' : 'connections'} per ` +
       `person, ${(people * (people - 1)) / 2} in the whole mesh.` :
     'Join a room to see the mesh.';

@@ -97,12 +97,11 @@ function createConnection(peer) {
   pc.onnegotiationneeded = () => negotiate(peer);
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
   // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
-  // step 1's createDataChannel() on one side and ondatachannel on the other: both sides run the
-  // same createConnection(), and the channel is there as soon as the connection is.
+  // one side announcing it to the other: it is there as soon as the connection is.
   setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
   // Files get a channel of their own, so a long transfer never holds up a chat message.
   setUpFileChannel(peer, pc.createDataChannel('files', {negotiated: true, id: 1}));
-  watchStats(pc, statsPanels, peer.name); // its getStats(), live, in the panel below the chat
+  watchStats(pc, statsPanels, peer.name); // its getStats(), live, in the stats panel
   showBadge(peer.badge, pc.connectionState);
   return pc;
 }

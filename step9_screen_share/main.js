@@ -142,25 +142,25 @@ function call(peer) {
 }
 
 function createConnection(peer) {
-  // max-bundle: one transport for audio, video and data, so ICE and DTLS run once per peer.
-  const pc = new RTCPeerConnection({...peerConfiguration(iceServers), bundlePolicy: 'max-bundle'});
+  const pc = new RTCPeerConnection(peerConfiguration(iceServers));
   pc.onicecandidate = ({candidate}) => candidate && sendSignal(peer, {candidate});
   pc.onnegotiationneeded = () => negotiate(peer);
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
   pc.ontrack = ({track}) => showRemoteTrack(peer, track);
+  // Each track goes with its stream, which only groups them on the other side (their ontrack
+  // event.streams); we gather their tracks ourselves, in peer.stream.
   localStream.getTracks().forEach((track) => pc.addTrack(track, localStream));
   // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
-  // step 1's createDataChannel() on one side and ondatachannel on the other: both sides run the
-  // same createConnection(), and the channel is there as soon as the connection is.
+  // one side announcing it to the other: it is there as soon as the connection is.
   setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
   setUpStateChannel(peer, pc.createDataChannel('state', {negotiated: true, id: 1}));
-  watchStats(pc, statsPanels, peer.name); // its getStats(), live, in the panel below the chat
+  watchStats(pc, statsPanels, peer.name); // its getStats(), live, in the stats panel
   showBadge(peer.badge, pc.connectionState);
   return pc;
 }
 
-// Fired when the connection has something new to agree on: here, the data channel. With no
-// argument, setLocalDescription() creates the offer and applies it.
+// Fired when the connection has something new to agree on: the data channel, and now each track.
+// With no argument, setLocalDescription() creates the offer and applies it.
 async function negotiate(peer) {
   const pc = peer.connection;
   try {
@@ -195,9 +195,10 @@ async function onSignal({from, data}) {
 
 // Perfect negotiation (the pattern of the WebRTC specification). Either side may offer at any
 // time, so two offers can cross ("glare"). Then the impolite side ignores the offer it receives
-// and keeps its own; the polite side applies it, which rolls its own offer back, and answers.
-// Either way exactly one offer wins, and the two sides keep one connection. Which side is polite
-// is a rule both agree on: here, whoever was in the room first.
+// and keeps its own; the polite side applies it (setRemoteDescription() of an offer rolls its own
+// back by itself) and answers. Either way exactly one offer wins, and the two sides keep one
+// connection. Which side is polite is a rule both agree on: here, whoever was in the room first.
+// peer.polite says whether WE are the polite side with that peer.
 async function onDescription(peer, description) {
   const pc = peer.connection;
   // Applying an answer takes a moment, and the other side may already send its next offer (say,
