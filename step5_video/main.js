@@ -4,7 +4,7 @@
 // member, with the group chat on it; now each connection also carries our camera and microphone
 // (getUserMedia, then addTrack) and brings theirs back (ontrack). A camera turned on later adds a
 // track, which needs a new offer/answer round: renegotiation, which negotiate() already does.
-// A second negotiated channel, 'state', tells the others whether our mic and camera are on.
+// The chat channel now carries our mic and camera state too, so its messages become typed JSON.
 // Each member is a video tile now, in place of step 4's list entry.
 
 // A small picture at a modest frame rate: every page decodes one video per other member (and in
@@ -107,7 +107,7 @@ async function openLocalMedia(wantCamera) {
 function addPeer({id, name}, polite) {
   const tile = tileTemplate.content.firstElementChild.cloneNode(true);
   const peer = {
-    id, name, polite, connection: null, channel: null, stateChannel: null,
+    id, name, polite, connection: null, channel: null,
     makingOffer: false, ignoreOffer: false, applyingAnswer: false, // see onDescription()
     tile, badge: tile.querySelector('.connection-state'), // where this page shows the peer
     log: chatLog,
@@ -137,7 +137,6 @@ function createConnection(peer) {
   // Both sides create the chat channel themselves, with the same id ("negotiated"), instead of
   // one side announcing it to the other: it is there as soon as the connection is.
   setUpChannel(peer, pc.createDataChannel('chat', {negotiated: true, id: 0}));
-  setUpStateChannel(peer, pc.createDataChannel('state', {negotiated: true, id: 1}));
   watchStats(pc, statsPanels, peer.name); // its getStats(), live, in the stats panel
   showBadge(peer.badge, pc.connectionState);
   return pc;
@@ -249,9 +248,20 @@ function setUpChannel(peer, channel) {
     // One line per member as the mesh fills up.
     appendLine(peer.log, `Data channel to ${peer.name} is open.`, 'notice');
     updateChat();
+    channel.send(JSON.stringify({type: 'state', ...localState()}));
   };
   channel.onclose = updateChat;
-  channel.onmessage = (event) => receiveMessage(peer, event.data);
+  channel.onmessage = (event) => onMessage(peer, parseJson(event.data));
+}
+
+// Two kinds of message on the channel now: {type: 'chat', text} and {type: 'state', mic, camera}.
+// Anything else, or anything that is not JSON, is not ours and is dropped.
+function onMessage(peer, message) {
+  if (message?.type === 'chat' && typeof message.text === 'string') {
+    receiveMessage(peer, message.text);
+  } else if (message?.type === 'state') {
+    showRemoteState(peer, message);
+  }
 }
 
 function receiveMessage(peer, text) {
@@ -271,7 +281,8 @@ function sendMessage() {
   if (!text || channels.length === 0) {
     return;
   }
-  channels.forEach((channel) => channel.send(text));
+  const message = JSON.stringify({type: 'chat', text});
+  channels.forEach((channel) => channel.send(message));
   appendLine(chatLog, `You: ${text}`, 'sent');
   messageInput.value = '';
 }
@@ -292,10 +303,8 @@ function removePeer(peer) {
 
 function hangUp(peer) {
   peer.channel?.close();
-  peer.stateChannel?.close();
   peer.connection?.close();
   peer.channel = null;
-  peer.stateChannel = null;
   peer.connection = null;
   // close() fires no connectionstatechange, so show the state ourselves.
   showBadge(peer.badge, 'closed');
@@ -344,14 +353,6 @@ function showRemoteTrack(peer, track) {
   playWithSound(peer.video, peer.tile.querySelector('.unmute'));
 }
 
-// The state channel says {mic, camera} when it opens and whenever we toggle something. Black
-// frames or silence could also be a dark, quiet room; this says what is really going on.
-function setUpStateChannel(peer, channel) {
-  peer.stateChannel = channel;
-  channel.onopen = () => channel.send(JSON.stringify(localState()));
-  channel.onmessage = (event) => showRemoteState(peer, parseJson(event.data));
-}
-
 function showRemoteState(peer, state) {
   const camera = state?.camera === true; // anything else is off
   peer.tile.dataset.camera = camera ? 'on' : 'off';
@@ -376,10 +377,11 @@ async function toggle(kind) {
   sendState();
 }
 
+// Our {mic, camera}, said when the channel opens and whenever we toggle something. Black frames or
+// silence could also be a dark, quiet room; this says what is really going on.
 function sendState() {
-  const message = JSON.stringify(localState());
-  const channels = [...peers.values()].map((peer) => peer.stateChannel);
-  channels.forEach((channel) => channel?.readyState === 'open' && channel.send(message));
+  const message = JSON.stringify({type: 'state', ...localState()});
+  openChannels().forEach((channel) => channel.send(message));
 }
 
 // A track we did not have yet (camera off when we joined, or refused then). Adding it to a

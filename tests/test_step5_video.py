@@ -244,7 +244,7 @@ def test_colliding_offers_are_settled_by_the_polite_peer(user):
     bob_inbox = HeldInbox()
     ann = user("Ann", camera=False)
     bob = user("Bob", camera=False, route_socket=bob_inbox.route)
-    # The state channel is open once the label says what the other's camera does.
+    # The chat channel is open once the label says what the other's camera does (a state message).
     expect(status(ann, "Bob")).to_have_text("camera off", timeout=CONNECT_TIMEOUT)
     expect(status(bob, "Ann")).to_have_text("camera off", timeout=CONNECT_TIMEOUT)
     bob.wait_for_function("signaling.socket.io.engine.transport.name === 'websocket'")
