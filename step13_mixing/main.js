@@ -58,8 +58,8 @@ signaling.on('rejoined', onJoined);
 
 async function join(room, name) {
   mediaError.textContent = '';
-  // Our camera first, then the room: the connection is made once our media is known, so our
-  // tracks are in its one offer.
+  // Our camera first, then the room: the connection is made once our media is known, so the tracks
+  // we have go in its one offer (one we open later goes in with replaceTrack()).
   localStream = await openLocalMedia(cameraOnJoin.checked);
   let ack;
   try {
@@ -242,6 +242,7 @@ function onOff(effect) {
 function leave() {
   connection?.close(); // and its channel
   connection = null;
+  ourSenders = {};
   showBadge(serverState, 'none');
   updateChat();
   roomVideo.srcObject = null;

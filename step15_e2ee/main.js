@@ -101,8 +101,8 @@ async function join(room, name) {
       'use Chromium 141, Firefox 117, Safari 15.4 or later');
   }
   await useKey(room); // before any frame can leave
-  // Our camera first, then the room: the connection is made once our media is known, so our
-  // tracks are in its one offer.
+  // Our camera first, then the room: the connection is made once our media is known, so the tracks
+  // we have go in its one offer (one we open later goes in with replaceTrack()).
   localStream = await openLocalMedia(cameraOnJoin.checked);
   let ack;
   try {
@@ -329,6 +329,7 @@ function removePeer(peer) {
 function leave() {
   connection?.close(); // and its channel
   connection = null;
+  ourSenders = {};
   joinedRoom = null;
   showBadge(serverState, 'none');
   updateChat();

@@ -73,6 +73,7 @@ function call(peer) {
 
 function createConnection(peer) {
   const pc = new RTCPeerConnection(peerConfiguration(iceServers));
+  // The last event has no candidate (null): gathering is over, and there is nothing to send.
   pc.onicecandidate = ({candidate}) => candidate && sendSignal(peer, {candidate});
   pc.onnegotiationneeded = () => negotiate(peer);
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
@@ -149,7 +150,10 @@ function onConnectionStateChange(peer) {
 
 function setUpChannel(peer, channel) {
   peer.channel = channel;
-  channel.onopen = updateChat;
+  channel.onopen = () => {
+    appendLine(peer.log, `Data channel to ${peer.name} is open.`, 'notice');
+    updateChat();
+  };
   channel.onclose = updateChat;
   channel.onmessage = (event) => receiveMessage(peer, event.data);
 }
@@ -158,20 +162,14 @@ function receiveMessage(peer, text) {
   appendLine(peer.log, `${peer.name}: ${text}`, 'received');
 }
 
-function openChannels() {
-  return [...peers.values()]
-    .map((peer) => peer.channel)
-    .filter((channel) => channel?.readyState === 'open');
-}
-
-// The text goes out on every open channel: here, the one to our peer. No server in between.
+// The text goes out on the channel to our peer: peer to peer, no server in between.
 function sendMessage() {
   const text = messageToSend(messageInput, chatLog); // null if blank or too long for a message
-  const channels = openChannels();
-  if (!text || channels.length === 0) {
+  const [peer] = peers.values(); // a room of two: the other one, if there is one
+  if (!text || peer?.channel?.readyState !== 'open') {
     return;
   }
-  channels.forEach((channel) => channel.send(text));
+  peer.channel.send(text);
   appendLine(chatLog, `You: ${text}`, 'sent');
   messageInput.value = '';
 }
@@ -206,7 +204,8 @@ function leave() {
 }
 
 function updateChat() {
-  const open = openChannels().length > 0;
+  const [peer] = peers.values();
+  const open = peer?.channel?.readyState === 'open';
   messageInput.disabled = !open;
   sendButton.disabled = !open;
 }

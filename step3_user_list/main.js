@@ -83,6 +83,7 @@ function call(peer) {
 
 function createConnection(peer) {
   const pc = new RTCPeerConnection(peerConfiguration(iceServers));
+  // The last event has no candidate (null): gathering is over, and there is nothing to send.
   pc.onicecandidate = ({candidate}) => candidate && sendSignal(peer, {candidate});
   pc.onnegotiationneeded = () => negotiate(peer);
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
@@ -136,9 +137,10 @@ async function onSignal({from, data}) {
 // peer.polite says whether WE are the polite side with that peer.
 async function onDescription(peer, description) {
   const pc = peer.connection;
-  // Applying an answer takes a moment, and the other side may already send its next offer (say,
-  // for a track it added once it had answered): that is no collision, since we are stable by the
-  // time it is applied (the specification's example calls this flag isSettingRemoteAnswerPending).
+  // Applying an answer takes a moment, and the other side may already send its next offer (from
+  // step 5 on, say, for a track it added once it had answered): that is no collision, since we are
+  // stable by the time it is applied (the specification's example calls this flag
+  // isSettingRemoteAnswerPending).
   const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
   const collision = description.type === 'offer' && (peer.makingOffer || !stable);
   peer.ignoreOffer = collision && !peer.polite;
@@ -196,7 +198,10 @@ function onConnectionStateChange(peer) {
 
 function setUpChannel(peer, channel) {
   peer.channel = channel;
-  channel.onopen = () => updateChat(peer);
+  channel.onopen = () => {
+    appendLine(peer.log, `Data channel to ${peer.name} is open.`, 'notice');
+    updateChat(peer);
+  };
   channel.onclose = () => updateChat(peer);
   channel.onmessage = (event) => receiveMessage(peer, event.data);
 }

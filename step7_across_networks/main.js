@@ -289,7 +289,10 @@ function giveUp(peer) {
 
 function setUpChannel(peer, channel) {
   peer.channel = channel;
-  channel.onopen = updateChat;
+  channel.onopen = () => {
+    appendLine(peer.log, `Data channel to ${peer.name} is open.`, 'notice');
+    updateChat();
+  };
   channel.onclose = updateChat;
   channel.onmessage = (event) => receiveMessage(peer, event.data);
 }
@@ -298,20 +301,14 @@ function receiveMessage(peer, text) {
   appendLine(peer.log, `${peer.name}: ${text}`, 'received');
 }
 
-function openChannels() {
-  return [...peers.values()]
-    .map((peer) => peer.channel)
-    .filter((channel) => channel?.readyState === 'open');
-}
-
-// The text goes out on every open channel: here, the one to our peer. No server in between.
+// The text goes out on the channel to our peer: peer to peer, no server in between.
 function sendMessage() {
   const text = messageToSend(messageInput, chatLog); // null if blank or too long for a message
-  const channels = openChannels();
-  if (!text || channels.length === 0) {
+  const [peer] = peers.values(); // a room of two: the other one, if there is one
+  if (!text || peer?.channel?.readyState !== 'open') {
     return;
   }
-  channels.forEach((channel) => channel.send(text));
+  peer.channel.send(text);
   appendLine(chatLog, `You: ${text}`, 'sent');
   messageInput.value = '';
 }
@@ -346,7 +343,8 @@ function leave() {
 }
 
 function updateChat() {
-  const open = openChannels().length > 0;
+  const [peer] = peers.values();
+  const open = peer?.channel?.readyState === 'open';
   messageInput.disabled = !open;
   sendButton.disabled = !open;
 }

@@ -18,7 +18,7 @@
 const CAMERA = {width: {ideal: 320}, height: {ideal: 240}, frameRate: {ideal: 15, max: 15}};
 // A screen is bigger than a camera, and is sent once per other member too: at most 1280x720 and
 // 15 frames a second. The browser keeps the screen's shape (16:9, say), not the camera's 4:3.
-const SCREEN = {video: {width: {max: 1280}, height: {max: 720}, frameRate: {max: 15}}};
+const SCREEN = {width: {max: 1280}, height: {max: 720}, frameRate: {max: 15}};
 
 const chatLog = document.querySelector('#log');
 const sendForm = document.querySelector('#send-form');
@@ -143,6 +143,7 @@ function call(peer) {
 
 function createConnection(peer) {
   const pc = new RTCPeerConnection(peerConfiguration(iceServers));
+  // The last event has no candidate (null): gathering is over, and there is nothing to send.
   pc.onicecandidate = ({candidate}) => candidate && sendSignal(peer, {candidate});
   pc.onnegotiationneeded = () => negotiate(peer);
   pc.onconnectionstatechange = () => onConnectionStateChange(peer);
@@ -200,9 +201,10 @@ async function onSignal({from, data}) {
 // peer.polite says whether WE are the polite side with that peer.
 async function onDescription(peer, description) {
   const pc = peer.connection;
-  // Applying an answer takes a moment, and the other side may already send its next offer (say,
-  // for a track it added once it had answered): that is no collision, since we are stable by the
-  // time it is applied (the specification's example calls this flag isSettingRemoteAnswerPending).
+  // Applying an answer takes a moment, and the other side may already send its next offer (from
+  // step 5 on, say, for a track it added once it had answered): that is no collision, since we are
+  // stable by the time it is applied (the specification's example calls this flag
+  // isSettingRemoteAnswerPending).
   const stable = pc.signalingState === 'stable' || peer.applyingAnswer;
   const collision = description.type === 'offer' && (peer.makingOffer || !stable);
   peer.ignoreOffer = collision && !peer.polite;
@@ -261,7 +263,6 @@ function onConnectionStateChange(peer) {
 function setUpChannel(peer, channel) {
   peer.channel = channel;
   channel.onopen = () => {
-    // One line per member as the mesh fills up.
     appendLine(peer.log, `Data channel to ${peer.name} is open.`, 'notice');
     updateChat();
     channel.send(JSON.stringify({type: 'state', ...localState()}));
@@ -456,7 +457,7 @@ async function shareScreen() {
   const stream = localStream;
   let screen;
   try {
-    [screen] = (await navigator.mediaDevices.getDisplayMedia(SCREEN)).getVideoTracks();
+    [screen] = (await navigator.mediaDevices.getDisplayMedia({video: SCREEN})).getVideoTracks();
   } catch (error) {
     mediaError.textContent = `Screen not shared: ${explainScreenError(error)}.`;
     return;
@@ -483,7 +484,7 @@ function stopSharing() {
   const [screen] = localStream.getVideoTracks();
   const camera = cameraSetAside;
   cameraSetAside = null;
-  camera.enabled = screen.enabled; // "Turn camera off" while sharing turned the screen off
+  camera.enabled &&= screen.enabled; // "Turn camera off" while sharing turned the screen off
   sendVideo(camera, screen);
   showShareButton();
   screen.stop(); // releases the capture: the browser's "sharing" indicator goes away
