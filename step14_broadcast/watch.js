@@ -75,19 +75,6 @@ async function postOffer(url, offer) {
   return {answer: text, location: new URL(location, response.url).href};
 }
 
-function iceGatheringComplete(pc) {
-  return new Promise((resolve) => {
-    const check = () => {
-      if (pc.iceGatheringState === 'complete') {
-        pc.removeEventListener('icegatheringstatechange', check);
-        resolve();
-      }
-    };
-    pc.addEventListener('icegatheringstatechange', check);
-    check();
-  });
-}
-
 // The tracks stay while we watch; the server fills them when a broadcast is live.
 function onServerMessage(message) {
   if (message?.type !== 'broadcast') {
