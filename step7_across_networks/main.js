@@ -10,8 +10,9 @@
 // New in this step: the call across networks. The signaling server now hands out ICE servers:
 // STUN, to learn the address a NAT gives us, and TURN, to relay when no direct path exists, with
 // credentials of our own. Using them took no new code: step 2 already gave ack.iceServers to every
-// RTCPeerConnection. What is new is seeing what ICE does with them, and testing it: the page shows
-// every candidate as ICE finds it and the pair it chose, and can allow relayed candidates only. A
+// RTCPeerConnection (createConnection(), through peerConfiguration(), which only adds the policy
+// below). What is new is seeing what ICE does with them, and testing it: the page shows every
+// candidate as ICE finds it and the pair it chose, and can allow relayed candidates only. A
 // connection that finds no path gets an ICE restart, then is given up, with advice on what to
 // check.
 

@@ -188,10 +188,7 @@ function setUpFileChannel(peer, channel) {
   peer.files = channel;
   channel.binaryType = 'arraybuffer';
   channel.bufferedAmountLowThreshold = LOW_WATER_BYTES;
-  channel.onopen = () => {
-    appendLine(peer.log, `Data channel to ${peer.name} is open.`, 'notice');
-    updateChat();
-  };
+  channel.onopen = updateChat;
   channel.onclose = updateChat;
   channel.onmessage = (event) => onFileMessage(peer, event.data);
 }
