@@ -332,8 +332,10 @@ async function finishIncoming(peer, {id, sha256: theirs}) {
 function onReceived(peer, {id, sha256: theirs}) {
   const transfer = peer.outgoing;
   if (transfer?.id === id) {
-    const verdict = theirs === transfer.sha256 ? 'matches' : `does not match ours`;
-    endTransfer(transfer, `sent, SHA-256 ${transfer.sha256}: ${peer.name}'s copy ${verdict}`);
+    const intact = theirs === transfer.sha256;
+    const verdict = intact ? 'matches' : 'does not match ours';
+    const status = `sent, SHA-256 ${transfer.sha256}: ${peer.name}'s copy ${verdict}`;
+    endTransfer(transfer, status, intact ? 'done' : 'error');
   }
 }
 

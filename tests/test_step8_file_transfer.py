@@ -149,6 +149,19 @@ def test_several_files_in_a_row_each_checked_both_ways(start_server, new_page, r
     expect_arrived(bob, ann, "reply.bin", back["reply.bin"])
 
 
+def test_a_copy_that_hashes_differently_is_an_error_on_the_sender_too(start_server, new_page, room):
+    """The receiver's page reports another SHA-256 than ours (its hashing replaced by one that
+    lies): the sender's row says the copy does not match, and ends as an error, not as done."""
+    ann, bob = join_pair(new_page, start_server(STEP), room)
+    bob.evaluate("window.sha256 = async () => '0'.repeat(64)")
+    data = os.urandom(100_000)
+    send(ann, {"tampered.bin": data})
+    sent = row(ann, "tampered.bin")
+    expect(sent).to_have_attribute("data-state", "error", timeout=30_000)
+    digest = hashlib.sha256(data).hexdigest()
+    expect(sent).to_contain_text(f"sent, SHA-256 {digest}: Bob's copy does not match ours")
+
+
 @pytest.mark.parametrize("who_cancels", ["sender", "receiver"])
 def test_cancel_from_either_side_leaves_both_ready_for_the_next_file(
     start_server, new_page, room, who_cancels
